@@ -1,0 +1,44 @@
+"""The `conveyor` command line: serve, db and the groups each package adds."""
+
+import sys
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from conveyor import __version__
+from conveyor.cli import db as db_commands
+from conveyor.cli.common import CliError
+from conveyor.cli.serve import serve
+
+app = typer.Typer(
+    name="conveyor",
+    help="Conveyor: asynchronous registration and job workflows.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command()(serve)
+app.add_typer(db_commands.app, name="db")
+
+
+@app.command()
+def version() -> None:
+    """Print the installed version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    """Entry point: user mistakes print one line and exit non-zero, never a traceback."""
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    try:
+        app(standalone_mode=True)
+    except CliError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        sys.exit(exc.exit_code)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        err.print(f"[bold red]error:[/] invalid settings: {problems}")
+        sys.exit(2)

@@ -1,0 +1,83 @@
+"""Settings: one pydantic-settings class, read once by `create_app()` or the CLI."""
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_SECRET_KEY = "conveyor-development-secret-change-me"  # noqa: S105 - refused in production
+
+SURFACES = ("batches", "registrations", "reports", "restaurant_registrations", "routing")
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; environment variables use the `CONVEYOR_` prefix."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CONVEYOR_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    env: Environment = Environment.DEVELOPMENT
+    database_url: str = "sqlite+aiosqlite:///./conveyor.db"
+    redis_url: str | None = None
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
+    services: Annotated[tuple[str, ...], NoDecode] = SURFACES
+    log_format: Literal["console", "json"] | None = None
+    log_level: str = "INFO"
+    database_echo: bool = False
+    sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
+    database_pool_size: int = Field(default=10, ge=1)
+
+    @field_validator("services", mode="before")
+    @classmethod
+    def _split_services(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+            if value == ["all"]:
+                return SURFACES
+        return value
+
+    @field_validator("services")
+    @classmethod
+    def _known_services(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(value) - set(SURFACES))
+        if unknown:
+            raise ValueError(
+                f"unknown service(s) {', '.join(unknown)}; choose from {', '.join(SURFACES)}"
+            )
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _upper_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("log_level must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
+
+    @model_validator(mode="after")
+    def _production_needs_a_secret(self) -> "Settings":
+        if self.is_production and self.secret_key.get_secret_value() == DEFAULT_SECRET_KEY:
+            raise ValueError(
+                "CONVEYOR_SECRET_KEY must be set to a private value when CONVEYOR_ENV=production"
+            )
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.PRODUCTION
+
+    @property
+    def effective_log_format(self) -> Literal["console", "json"]:
+        if self.log_format is not None:
+            return self.log_format
+        return "json" if self.is_production else "console"

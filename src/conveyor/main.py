@@ -1,0 +1,101 @@
+"""The application factory: settings in, a FastAPI app with every enabled module out."""
+
+import importlib
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.asyncio import Redis
+from starlette.requests import Request
+from starlette.responses import Response
+
+from conveyor import __version__
+from conveyor.config import Settings
+from conveyor.database import Database
+from conveyor.errors import (
+    PLATFORM,
+    ErrorBoundaryMiddleware,
+    SurfaceResolver,
+    install_error_handlers,
+)
+from conveyor.module import HealthCheck, Module
+from conveyor.observability import RequestContextMiddleware, configure_logging
+
+PLATFORM_MODULES = ("conveyor.health",)
+"""Packages that are always mounted."""
+
+SURFACE_MODULES: dict[str, str] = {}
+"""Surface name (as in `CONVEYOR_SERVICES`) -> the package that implements it."""
+
+
+def load_modules(settings: Settings) -> list[Module]:
+    """The platform modules plus the surfaces enabled in `settings.services`."""
+    paths = [*PLATFORM_MODULES]
+    paths += [SURFACE_MODULES[name] for name in settings.services if name in SURFACE_MODULES]
+    return [importlib.import_module(path).module for path in paths]
+
+
+def import_all_models() -> None:
+    """Import every package so that `Base.metadata` knows every table (for Alembic)."""
+    for path in (*PLATFORM_MODULES, *SURFACE_MODULES.values()):
+        importlib.import_module(path)
+
+
+async def metrics_endpoint(_: Request) -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def create_app(
+    settings: Settings | None = None, *, extra_modules: Sequence[Module] = ()
+) -> FastAPI:
+    """Build the service. Engines are created in the lifespan, never at import time."""
+    settings = settings or Settings()
+    configure_logging(level=settings.log_level, json_format=settings.effective_log_format == "json")
+    modules = [*load_modules(settings), *extra_modules]
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from conveyor.migrations import head_revisions
+
+        database = Database(
+            settings.database_url,
+            echo=settings.database_echo,
+            busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+            pool_size=settings.database_pool_size,
+        )
+        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        app.state.database = database
+        app.state.redis = redis
+        app.state.migration_heads = head_revisions()
+        try:
+            yield
+        finally:
+            if redis is not None:
+                await redis.aclose()
+            await database.dispose()
+
+    app = FastAPI(
+        title="Conveyor",
+        version=__version__,
+        summary="Asynchronous registration and job workflows on one durable task engine.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    health_checks: dict[str, HealthCheck] = {}
+    surfaces = [PLATFORM]
+    for module in modules:
+        for router in module.routers:
+            app.include_router(router)
+        health_checks.update(module.health_checks)
+        if module.surface is not None and module.surface not in surfaces:
+            surfaces.append(module.surface)
+    app.state.health_checks = health_checks
+    app.state.modules = modules
+    app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
+
+    resolver = SurfaceResolver(surfaces)
+    install_error_handlers(app, resolver)
+    app.add_middleware(ErrorBoundaryMiddleware, resolver=resolver)
+    app.add_middleware(RequestContextMiddleware)
+    return app

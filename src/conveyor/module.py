@@ -1,0 +1,26 @@
+"""The `Module` object each package exports, and the checks it contributes to health."""
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from fastapi import APIRouter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from conveyor.errors import Surface
+
+HealthCheck = Callable[[], Awaitable[bool]]
+"""Answers whether an outside system the module depends on is reachable."""
+
+DemoLoader = Callable[[AsyncSession], Awaitable[None]]
+"""Writes a module's demo data through the given session (the caller commits)."""
+
+
+@dataclass(frozen=True)
+class Module:
+    """What a package contributes to the service."""
+
+    name: str
+    routers: Sequence[APIRouter] = ()
+    surface: Surface | None = None
+    health_checks: Mapping[str, HealthCheck] = field(default_factory=dict)
+    demo: DemoLoader | None = None

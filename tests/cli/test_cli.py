@@ -1,0 +1,80 @@
+"""The `conveyor` command line, run as a user runs it: in a subprocess."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conveyor import __version__, migrations
+
+
+def run_cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environment = {
+        key: value for key, value in os.environ.items() if not key.startswith("CONVEYOR_")
+    }
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "conveyor", *args],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_version(tmp_path: Path) -> None:
+    result = run_cli("version", cwd=tmp_path)
+    assert result.returncode == 0
+    assert result.stdout.strip() == __version__
+
+
+def test_db_upgrade_then_current_on_the_default_sqlite_file(tmp_path: Path) -> None:
+    before = run_cli("db", "current", cwd=tmp_path)
+    assert before.returncode == 0
+    assert "never migrated" in before.stdout
+    upgraded = run_cli("db", "upgrade", cwd=tmp_path)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert (tmp_path / "conveyor.db").exists()
+    after = run_cli("db", "current", cwd=tmp_path)
+    assert after.returncode == 0
+    heads = migrations.head_revisions()
+    assert all(head in after.stdout for head in heads)
+    assert "up to date" in after.stdout
+
+
+def test_settings_come_from_a_dotenv_file(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(f"CONVEYOR_DATABASE_URL=sqlite:///{tmp_path / 'other.db'}\n")
+    assert run_cli("db", "upgrade", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "other.db").exists()
+    assert not (tmp_path / "conveyor.db").exists()
+
+
+def test_user_mistakes_print_one_line_without_a_traceback(tmp_path: Path) -> None:
+    bad_setting = run_cli("db", "current", cwd=tmp_path, env={"CONVEYOR_SERVICES": "payroll"})
+    assert bad_setting.returncode == 2
+    assert "Traceback" not in bad_setting.stderr
+    assert "CONVEYOR_SERVICES" in bad_setting.stderr
+    assert "payroll" in bad_setting.stderr
+    assert len(bad_setting.stderr.strip().splitlines()) == 1
+
+    unreachable = run_cli(
+        "db",
+        "upgrade",
+        cwd=tmp_path,
+        env={"CONVEYOR_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"},
+    )
+    assert unreachable.returncode == 1
+    assert "Traceback" not in unreachable.stderr
+    assert unreachable.stderr.startswith("error: could not migrate the database")
+    assert len(unreachable.stderr.strip().splitlines()) == 1
+
+
+def test_production_refuses_to_start_with_the_default_secret(tmp_path: Path) -> None:
+    result = run_cli("serve", cwd=tmp_path, env={"CONVEYOR_ENV": "production"})
+    assert result.returncode == 2
+    assert "CONVEYOR_SECRET_KEY" in result.stderr
+    assert "Traceback" not in result.stderr
