@@ -35,6 +35,7 @@ test: test-sqlite test-postgres  ## The whole suite on SQLite, then on PostgreSQ
 test-sqlite: install
 	env -u CONVEYOR_TEST_DATABASE_URL -u CONVEYOR_TEST_REDIS_URL \
 		$(BIN)/coverage run -m pytest $(PYTEST_ARGS)
+	$(BIN)/coverage combine --quiet
 	$(BIN)/coverage report
 
 test-postgres: install
@@ -58,4 +59,4 @@ bench: install  ## Benchmarks (never part of `make test`); results land in bench
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*

@@ -1,9 +1,14 @@
 """The `conveyor` command line, run as a user runs it: in a subprocess."""
 
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import httpx
 
 from conveyor import __version__, migrations
 
@@ -78,3 +83,44 @@ def test_production_refuses_to_start_with_the_default_secret(tmp_path: Path) -> 
     assert result.returncode == 2
     assert "CONVEYOR_SECRET_KEY" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_answers_then_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    port = _free_port()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "conveyor", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/api/v1/health/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, process.communicate()[1]
+            assert time.monotonic() < deadline, "conveyor serve did not become ready"
+            time.sleep(0.2)
+        for path in ("/docs", "/api/v1/health", "/api/v1/health/detailed", "/api/v1/health/live"):
+            assert httpx.get(base + path, timeout=5).status_code == 200, path
+        metrics = httpx.get(f"{base}/metrics", timeout=5).text
+        assert "api_request_duration_seconds_bucket" in metrics
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0
+    assert "Traceback" not in stderr
+    assert (tmp_path / "conveyor.db").exists()  # the default database, migrated on start
