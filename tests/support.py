@@ -17,6 +17,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "env": "development",
         "log_format": "console",
         "log_level": "WARNING",
+        "embedded_worker": False,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -36,6 +36,13 @@ class Settings(BaseSettings):
     database_echo: bool = False
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
     database_pool_size: int = Field(default=10, ge=1)
+    embedded_worker: bool | None = None
+    """Run a task worker inside `conveyor serve` (default: yes in development, no in production)."""
+    worker_concurrency: int = Field(default=10, ge=1, le=1000)
+    worker_poll_interval: float = Field(default=1.0, gt=0)
+    worker_lease_seconds: float = Field(default=30.0, ge=1)
+    worker_grace_seconds: float = Field(default=10.0, ge=0)
+    task_retention_hours: float = Field(default=168.0, gt=0)
 
     @field_validator("services", mode="before")
     @classmethod
@@ -75,6 +82,10 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env is Environment.PRODUCTION
+
+    @property
+    def runs_embedded_worker(self) -> bool:
+        return not self.is_production if self.embedded_worker is None else self.embedded_worker
 
     @property
     def effective_log_format(self) -> Literal["console", "json"]:

@@ -185,12 +185,12 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        """A read-only session; on SQLite it never waits for the writer."""
+        """A read-only session; on SQLite it never waits for the writer.
+
+        Closing (not rolling back) ends its transaction, so loaded objects stay readable.
+        """
         async with self.read_sessions() as session:
-            try:
-                yield session
-            finally:
-                await session.rollback()
+            yield session
 
     async def ping(self) -> None:
         async with self.reader.connect() as connection:

@@ -1,16 +1,20 @@
 """The application factory: settings in, a FastAPI app with every enabled module out."""
 
+import asyncio
 import importlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
 
+import structlog
 from fastapi import FastAPI
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 from starlette.requests import Request
 from starlette.responses import Response
 
-from conveyor import __version__
+from conveyor import __version__, tasks
 from conveyor.config import Settings
 from conveyor.database import Database
 from conveyor.errors import (
@@ -22,8 +26,13 @@ from conveyor.errors import (
 from conveyor.module import HealthCheck, Module
 from conveyor.observability import RequestContextMiddleware, configure_logging
 
-PLATFORM_MODULES = ("conveyor.health",)
+PLATFORM_MODULES = ("conveyor.health", "conveyor.admin")
 """Packages that are always mounted."""
+
+ENGINE_PACKAGES = ("conveyor.tasks",)
+"""Packages with tables but no HTTP surface of their own."""
+
+log = structlog.get_logger(__name__)
 
 SURFACE_MODULES: dict[str, str] = {}
 """Surface name (as in `CONVEYOR_SERVICES`) -> the package that implements it."""
@@ -36,13 +45,32 @@ def load_modules(settings: Settings) -> list[Module]:
     return [importlib.import_module(path).module for path in paths]
 
 
+def worker_config(settings: Settings, **overrides: Any) -> tasks.WorkerConfig:
+    """The task worker's configuration from settings (CLI options may override)."""
+    values: dict[str, Any] = {
+        "concurrency": settings.worker_concurrency,
+        "poll_interval": settings.worker_poll_interval,
+        "lease": timedelta(seconds=settings.worker_lease_seconds),
+        "grace_period": settings.worker_grace_seconds,
+        "retention": timedelta(hours=settings.task_retention_hours),
+    }
+    values.update({key: value for key, value in overrides.items() if value is not None})
+    return tasks.WorkerConfig(**values)
+
+
 def import_all_models() -> None:
     """Import every package so that `Base.metadata` knows every table (for Alembic)."""
-    for path in (*PLATFORM_MODULES, *SURFACE_MODULES.values()):
+    for path in (*ENGINE_PACKAGES, *PLATFORM_MODULES, *SURFACE_MODULES.values()):
         importlib.import_module(path)
 
 
-async def metrics_endpoint(_: Request) -> Response:
+async def metrics_endpoint(request: Request) -> Response:
+    database: Database = request.app.state.database
+    try:
+        async with database.read() as session:
+            await tasks.refresh_queue_depth(session)
+    except Exception as exc:  # metrics still answer while the database is down
+        log.warning("queue_depth_unavailable", error=str(exc))
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -68,9 +96,18 @@ def create_app(
         app.state.database = database
         app.state.redis = redis
         app.state.migration_heads = head_revisions()
+        worker = (
+            tasks.Worker(database, worker_config(settings))
+            if settings.runs_embedded_worker
+            else None
+        )
+        running = asyncio.create_task(worker.run(), name="embedded-worker") if worker else None
         try:
             yield
         finally:
+            if worker is not None and running is not None:
+                worker.stop()
+                await running
             if redis is not None:
                 await redis.aclose()
             await database.dispose()

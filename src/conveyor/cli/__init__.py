@@ -8,8 +8,10 @@ from rich.console import Console
 
 from conveyor import __version__
 from conveyor.cli import db as db_commands
+from conveyor.cli import tasks as tasks_commands
 from conveyor.cli.common import CliError
 from conveyor.cli.serve import serve
+from conveyor.cli.worker import worker
 
 app = typer.Typer(
     name="conveyor",
@@ -19,7 +21,9 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command()(serve)
+app.command()(worker)
 app.add_typer(db_commands.app, name="db")
+app.add_typer(tasks_commands.app, name="tasks")
 
 
 @app.command()

@@ -1,5 +1,7 @@
 """`conveyor serve`: the HTTP API (migrating the database first in development)."""
 
+import os
+
 import typer
 import uvicorn
 from alembic.util import CommandError
@@ -14,8 +16,14 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to bind."),
     port: int = typer.Option(8000, help="Port to listen on."),
     reload: bool = typer.Option(False, "--reload", help="Restart when the code changes."),
+    no_worker: bool = typer.Option(
+        False, "--no-worker", help="Do not run background tasks in this process."
+    ),
 ) -> None:
-    """Serve the API."""
+    """Serve the API (with an embedded task worker in development)."""
+    if no_worker:
+        # uvicorn builds the app from settings in its own import; the environment carries this.
+        os.environ["CONVEYOR_EMBEDDED_WORKER"] = "false"
     settings = load_settings()
     configure_logging(level=settings.log_level, json_format=settings.effective_log_format == "json")
     if not settings.is_production:

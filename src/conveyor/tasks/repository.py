@@ -1,0 +1,415 @@
+"""Every query of the task engine. Callers pass the session (and so the transaction) and `now`.
+
+Claims, completions and heartbeats are set-based: one statement handles a whole batch.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    case,
+    delete,
+    func,
+    literal,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from conveyor.tasks.models import ACTIVE_STATUSES, Task, TaskSchedule, TaskStatus
+
+_CLAIMED_COLUMNS = (
+    Task.id,
+    Task.name,
+    Task.queue,
+    Task.payload,
+    Task.attempts,
+    Task.max_attempts,
+    Task.run_at,
+    Task.created_at,
+)
+
+
+@dataclass(frozen=True)
+class ClaimedTask:
+    """A task a worker now holds a lease on, for attempt number `attempt`."""
+
+    id: int
+    name: str
+    queue: str
+    payload: dict[str, Any]
+    attempt: int
+    max_attempts: int
+    run_at: datetime
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """The fence of a completion: it applies only while this attempt still holds the lease."""
+
+    task_id: int
+    attempt: int
+
+
+def _is_postgres(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+async def insert(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert tasks without dedupe keys; returns their ids in order."""
+    if not rows:
+        return []
+    result = await session.execute(
+        postgresql.insert(Task).returning(Task.id, sort_by_parameter_order=True)
+        if _is_postgres(session)
+        else sqlite.insert(Task).returning(Task.id, sort_by_parameter_order=True),
+        list(rows),
+    )
+    return list(result.scalars())
+
+
+async def insert_unique(session: AsyncSession, row: dict[str, Any]) -> tuple[int, bool]:
+    """Insert a task with a dedupe key unless an active task holds that key.
+
+    Returns (id, created). ON CONFLICT against the partial unique index makes this safe under
+    concurrency: a second transaction waits for the first and then finds its row.
+    """
+    dialect_insert = postgresql.insert if _is_postgres(session) else sqlite.insert
+    statement = (
+        dialect_insert(Task)
+        .values(**row)
+        .on_conflict_do_nothing(
+            index_elements=[Task.key],
+            index_where=and_(Task.key.is_not(None), Task.status.in_(ACTIVE_STATUSES)),
+        )
+        .returning(Task.id)
+    )
+    created = (await session.execute(statement)).scalar_one_or_none()
+    if created is not None:
+        return created, True
+    existing = await session.execute(
+        select(Task.id).where(Task.key == row["key"], Task.status.in_(ACTIVE_STATUSES))
+    )
+    return existing.scalar_one(), False
+
+
+async def claim(
+    session: AsyncSession,
+    *,
+    queues: Sequence[str] | None,
+    limit: int,
+    worker_id: str,
+    now: datetime,
+    lease: timedelta,
+) -> list[ClaimedTask]:
+    """Lease up to `limit` due tasks, lowest priority number first; each attempt count +1."""
+    due = select(Task.id).where(Task.status == TaskStatus.QUEUED, Task.run_at <= now)
+    if queues:
+        due = due.where(Task.queue.in_(queues))
+    due = due.order_by(Task.priority, Task.run_at, Task.id).limit(limit)
+    values = {
+        "status": TaskStatus.RUNNING,
+        "attempts": Task.attempts + 1,
+        "locked_by": worker_id,
+        "locked_until": now + lease,
+        "started_at": now,
+        "updated_at": now,
+    }
+    if _is_postgres(session):
+        # Rows another worker is claiming right now are skipped, not waited for.
+        chosen = due.with_for_update(skip_locked=True).cte("chosen")
+        statement = update(Task).where(Task.id == chosen.c.id)
+    else:
+        # SQLite: the writer's BEGIN IMMEDIATE already serialises claimers.
+        statement = update(Task).where(Task.id.in_(due.scalar_subquery()))
+    result = await session.execute(
+        statement.values(**values).returning(*_CLAIMED_COLUMNS),
+        execution_options={"synchronize_session": False},
+    )
+    claimed = [
+        ClaimedTask(
+            id=row.id,
+            name=row.name,
+            queue=row.queue,
+            payload=row.payload,
+            attempt=row.attempts,
+            max_attempts=row.max_attempts,
+            run_at=row.run_at,
+            created_at=row.created_at,
+        )
+        for row in result
+    ]
+    claimed.sort(key=lambda task: task.id)
+    return claimed
+
+
+def _fence(attempts: Sequence[Attempt], worker_id: str) -> ColumnElement[bool]:
+    return and_(
+        tuple_(Task.id, Task.attempts).in_([(a.task_id, a.attempt) for a in attempts]),
+        Task.locked_by == worker_id,
+        Task.status == TaskStatus.RUNNING,
+    )
+
+
+_RELEASED = {"locked_by": None, "locked_until": None}
+
+
+async def complete(
+    session: AsyncSession, attempts: Sequence[Attempt], *, worker_id: str, now: datetime
+) -> set[int]:
+    """Mark attempts succeeded; returns the ids whose fence held (the others were rescued)."""
+    if not attempts:
+        return set()
+    result = await session.execute(
+        update(Task)
+        .where(_fence(attempts, worker_id))
+        .values(status=TaskStatus.SUCCEEDED, finished_at=now, updated_at=now, **_RELEASED)
+        .returning(Task.id),
+        execution_options={"synchronize_session": False},
+    )
+    return set(result.scalars())
+
+
+async def finish(
+    session: AsyncSession,
+    attempt: Attempt,
+    *,
+    worker_id: str,
+    now: datetime,
+    status: TaskStatus,
+    error: str | None = None,
+    run_at: datetime | None = None,
+    refund_attempt: bool = False,
+) -> bool:
+    """Move one fenced attempt to `status` (queued again for a retry, dead, cancelled)."""
+    values: dict[str, Any] = {"status": status, "updated_at": now, **_RELEASED}
+    if error is not None:
+        values["last_error"] = error
+    if status is TaskStatus.QUEUED:
+        values["run_at"] = run_at or now
+        if refund_attempt:
+            values["attempts"] = Task.attempts - 1
+    else:
+        values["finished_at"] = now
+    result = await session.execute(
+        update(Task).where(_fence([attempt], worker_id)).values(**values).returning(Task.id),
+        execution_options={"synchronize_session": False},
+    )
+    return result.scalar_one_or_none() is not None
+
+
+async def heartbeat(
+    session: AsyncSession,
+    task_ids: Sequence[int],
+    *,
+    worker_id: str,
+    now: datetime,
+    lease: timedelta,
+) -> dict[int, bool]:
+    """Extend the leases this worker still holds; returns {id: cancel_requested} for those."""
+    if not task_ids:
+        return {}
+    result = await session.execute(
+        update(Task)
+        .where(
+            Task.id.in_(task_ids),
+            Task.locked_by == worker_id,
+            Task.status == TaskStatus.RUNNING,
+        )
+        .values(locked_until=now + lease)
+        .returning(Task.id, Task.cancel_requested),
+        execution_options={"synchronize_session": False},
+    )
+    return {row.id: row.cancel_requested for row in result}
+
+
+async def release(
+    session: AsyncSession, task_ids: Sequence[int], *, worker_id: str, now: datetime
+) -> int:
+    """Give back tasks a stopping worker did not finish: queued again, attempt refunded."""
+    if not task_ids:
+        return 0
+    result = await session.execute(
+        update(Task)
+        .where(
+            Task.id.in_(task_ids),
+            Task.locked_by == worker_id,
+            Task.status == TaskStatus.RUNNING,
+        )
+        .values(
+            status=TaskStatus.QUEUED,
+            attempts=Task.attempts - 1,
+            run_at=now,
+            updated_at=now,
+            **_RELEASED,
+        )
+        .returning(Task.id),
+        execution_options={"synchronize_session": False},
+    )
+    return len(result.all())
+
+
+async def rescue_expired(session: AsyncSession, *, now: datetime) -> tuple[int, int]:
+    """Requeue running tasks whose lease expired; bury those with no attempts left.
+
+    Returns (requeued, dead). A task that kills its worker every time ends here, dead after
+    exactly `max_attempts` claims.
+    """
+    exhausted = Task.attempts >= Task.max_attempts
+    result = await session.execute(
+        update(Task)
+        .where(Task.status == TaskStatus.RUNNING, Task.locked_until < now)
+        .values(
+            status=case((exhausted, literal(TaskStatus.DEAD.value)), else_=literal("queued")),
+            finished_at=case((exhausted, now), else_=None),
+            run_at=now,
+            updated_at=now,
+            last_error=literal("lease expired: worker ")
+            + func.coalesce(Task.locked_by, "?")
+            + " stopped heartbeating",
+            **_RELEASED,
+        )
+        .returning(Task.status),
+        execution_options={"synchronize_session": False},
+    )
+    statuses = [TaskStatus(str(status)) for status in result.scalars()]
+    dead = statuses.count(TaskStatus.DEAD)
+    return len(statuses) - dead, dead
+
+
+async def request_cancel(
+    session: AsyncSession, *, task_id: int | None = None, key: str | None = None, now: datetime
+) -> list[tuple[int, TaskStatus]]:
+    """Cancel queued tasks outright; flag running ones so their handler can stop."""
+    target = Task.id == task_id if task_id is not None else Task.key == key
+    queued = await session.execute(
+        update(Task)
+        .where(target, Task.status == TaskStatus.QUEUED)
+        .values(status=TaskStatus.CANCELLED, finished_at=now, updated_at=now)
+        .returning(Task.id),
+        execution_options={"synchronize_session": False},
+    )
+    changed = [(task, TaskStatus.CANCELLED) for task in queued.scalars()]
+    running = await session.execute(
+        update(Task)
+        .where(target, Task.status == TaskStatus.RUNNING)
+        .values(cancel_requested=True, updated_at=now)
+        .returning(Task.id),
+        execution_options={"synchronize_session": False},
+    )
+    changed += [(task, TaskStatus.RUNNING) for task in running.scalars()]
+    return changed
+
+
+async def is_cancel_requested(session: AsyncSession, task_id: int) -> bool:
+    result = await session.execute(select(Task.cancel_requested).where(Task.id == task_id))
+    return bool(result.scalar_one_or_none())
+
+
+async def replay(session: AsyncSession, task_id: int, *, now: datetime) -> bool:
+    """Dead (or cancelled) -> queued with a fresh set of attempts."""
+    result = await session.execute(
+        update(Task)
+        .where(
+            Task.id == task_id,
+            Task.status.in_((TaskStatus.DEAD, TaskStatus.CANCELLED)),
+        )
+        .values(
+            status=TaskStatus.QUEUED,
+            attempts=0,
+            run_at=now,
+            cancel_requested=False,
+            finished_at=None,
+            updated_at=now,
+            **_RELEASED,
+        )
+        .returning(Task.id),
+        execution_options={"synchronize_session": False},
+    )
+    return result.scalar_one_or_none() is not None
+
+
+async def get(session: AsyncSession, task_id: int) -> Task | None:
+    return await session.get(Task, task_id, populate_existing=True)
+
+
+async def list_tasks(
+    session: AsyncSession,
+    *,
+    status: TaskStatus | None = None,
+    name: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[Task], int]:
+    filters = []
+    if status is not None:
+        filters.append(Task.status == status)
+    if name is not None:
+        filters.append(Task.name == name)
+    total = (
+        await session.execute(select(func.count()).select_from(Task).where(*filters))
+    ).scalar_one()
+    rows = await session.execute(
+        select(Task).where(*filters).order_by(Task.id.desc()).limit(limit).offset(offset)
+    )
+    return list(rows.scalars()), int(total)
+
+
+async def counts(
+    session: AsyncSession, statuses: Sequence[TaskStatus] | None = None
+) -> list[tuple[str, str, str, int]]:
+    """(queue, name, status, count) for the given statuses (all when None)."""
+    statement = select(Task.queue, Task.name, Task.status, func.count()).group_by(
+        Task.queue, Task.name, Task.status
+    )
+    if statuses is not None:
+        statement = statement.where(Task.status.in_(statuses))
+    result = await session.execute(statement)
+    return [(row[0], row[1], TaskStatus(row[2]).value, int(row[3])) for row in result]
+
+
+async def prune(
+    session: AsyncSession, *, finished_before: datetime, statuses: Sequence[TaskStatus]
+) -> int:
+    result = await session.execute(
+        delete(Task)
+        .where(Task.status.in_(statuses), Task.finished_at < finished_before)
+        .returning(Task.id),
+        execution_options={"synchronize_session": False},
+    )
+    return len(result.all())
+
+
+async def schedule_slot(
+    session: AsyncSession, name: str, *, due: datetime, following: datetime
+) -> bool:
+    """Advance `name` from slot `due` to `following`; True for exactly one caller per slot."""
+    result = await session.execute(
+        update(TaskSchedule)
+        .where(TaskSchedule.name == name, TaskSchedule.next_run_at == due)
+        .values(next_run_at=following)
+        .returning(TaskSchedule.name),
+        execution_options={"synchronize_session": False},
+    )
+    return result.scalar_one_or_none() is not None
+
+
+async def schedules(session: AsyncSession) -> dict[str, datetime]:
+    result = await session.execute(select(TaskSchedule.name, TaskSchedule.next_run_at))
+    return {row.name: row.next_run_at for row in result}
+
+
+async def add_schedule(session: AsyncSession, name: str, next_run_at: datetime) -> None:
+    dialect_insert = postgresql.insert if _is_postgres(session) else sqlite.insert
+    await session.execute(
+        dialect_insert(TaskSchedule)
+        .values(name=name, next_run_at=next_run_at)
+        .on_conflict_do_nothing(index_elements=[TaskSchedule.name])
+    )
