@@ -51,6 +51,8 @@ def worker_config(settings: Settings, **overrides: Any) -> tasks.WorkerConfig:
         "concurrency": settings.worker_concurrency,
         "poll_interval": settings.worker_poll_interval,
         "lease": timedelta(seconds=settings.worker_lease_seconds),
+        # Rescue well within a lease, so a dead worker's tasks wait at most ~1.5 leases.
+        "rescue_interval": min(5.0, settings.worker_lease_seconds / 2),
         "grace_period": settings.worker_grace_seconds,
         "retention": timedelta(hours=settings.task_retention_hours),
     }

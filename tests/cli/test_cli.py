@@ -1,5 +1,6 @@
 """The `conveyor` command line, run as a user runs it: in a subprocess."""
 
+import asyncio
 import os
 import signal
 import socket
@@ -19,6 +20,7 @@ def run_cli(
     environment = {
         key: value for key, value in os.environ.items() if not key.startswith("CONVEYOR_")
     }
+    environment["COLUMNS"] = "200"  # rich tables wrap at 80 columns when not on a terminal
     environment.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "conveyor", *args],
@@ -124,3 +126,51 @@ def test_serve_answers_then_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     assert process.returncode == 0
     assert "Traceback" not in stderr
     assert (tmp_path / "conveyor.db").exists()  # the default database, migrated on start
+
+
+def test_tasks_commands_show_and_replay(tmp_path: Path) -> None:
+    assert run_cli("db", "upgrade", cwd=tmp_path).returncode == 0
+    url = f"sqlite:///{tmp_path / 'conveyor.db'}"
+
+    async def seed() -> int:
+        from sqlalchemy import update
+
+        from conveyor.database import Database
+        from conveyor.tasks import Task, TaskStatus, enqueue
+        from tests.tasks import handlers  # noqa: F401
+
+        database = Database(url)
+        try:
+            async with database.transaction() as session:
+                queued = await enqueue(session, "accept.poison", {})
+                await session.execute(
+                    update(Task)
+                    .where(Task.id == queued.id)
+                    .values(status=TaskStatus.DEAD, last_error="Killed by SIGKILL")
+                )
+            return queued.id
+        finally:
+            await database.dispose()
+
+    task_id = asyncio.run(seed())
+    listed = run_cli("tasks", "list", "--status", "dead", cwd=tmp_path)
+    assert listed.returncode == 0
+    assert "accept.poison" in listed.stdout
+    shown = run_cli("tasks", "show", str(task_id), cwd=tmp_path)
+    assert "Killed by SIGKILL" in shown.stdout
+    assert run_cli("tasks", "replay", str(task_id), cwd=tmp_path).returncode == 0
+    stats = run_cli("tasks", "stats", cwd=tmp_path)
+    assert "queued" in stats.stdout
+    again = run_cli("tasks", "replay", str(task_id), cwd=tmp_path)
+    assert again.returncode == 1
+    assert "only dead or cancelled" in again.stderr
+    missing = run_cli("tasks", "show", "999", cwd=tmp_path)
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == "error: no task with id 999"
+
+
+def test_worker_refuses_an_unmigrated_database(tmp_path: Path) -> None:
+    result = run_cli("worker", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "conveyor db upgrade" in result.stderr
+    assert "Traceback" not in result.stderr

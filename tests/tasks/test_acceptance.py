@@ -1,0 +1,227 @@
+"""`conveyor worker` processes, killed, stopped and restarted for real.
+
+Workers run as subprocesses on the test's database with a 2-second lease, so a worker that
+dies has its tasks rescued within a few seconds.
+"""
+
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from conveyor.database import Database
+from conveyor.tasks import enqueue, enqueue_many
+from tests.tasks import handlers
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+LEASE_SECONDS = 2.0
+
+
+class Workers:
+    """Starts and signals `conveyor worker` subprocesses on one database."""
+
+    def __init__(self, database_url: str, log_dir: Path) -> None:
+        self.database_url = database_url
+        self.log_dir = log_dir
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self, *, concurrency: int = 8, grace: float = 5.0) -> subprocess.Popen[bytes]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+        env.update(
+            {
+                "CONVEYOR_DATABASE_URL": self.database_url,
+                "CONVEYOR_SERVICES": "",
+                "CONVEYOR_LOG_LEVEL": "WARNING",
+                "CONVEYOR_WORKER_LEASE_SECONDS": str(LEASE_SECONDS),
+                "CONVEYOR_WORKER_POLL_INTERVAL": "0.1",
+                "CONVEYOR_WORKER_GRACE_SECONDS": str(grace),
+            }
+        )
+        log_path = self.log_dir / f"worker-{len(self.processes)}.log"
+        with log_path.open("wb") as log:  # the child keeps its own descriptor
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "conveyor",
+                    "worker",
+                    "--concurrency",
+                    str(concurrency),
+                    "--import",
+                    "tests.tasks.handlers",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        self.processes.append(process)
+        return process
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                os.kill(process.pid, signal.SIGCONT)
+                process.kill()
+            process.wait(timeout=30)
+
+    def logs(self) -> str:
+        return "\n".join(path.read_text() for path in sorted(self.log_dir.glob("worker-*.log")))
+
+
+@pytest.fixture
+def workers(database_url: str, tmp_path: Path) -> Iterator[Workers]:
+    pool = Workers(database_url, tmp_path)
+    yield pool
+    pool.stop_all()
+
+
+@pytest.fixture
+async def tables(database: Database) -> AsyncIterator[None]:
+    async with database.transaction() as session:
+        for statement in handlers.CREATE_TABLES:
+            await session.execute(text(statement))
+    yield
+    async with database.transaction() as session:
+        for statement in handlers.DROP_TABLES:
+            await session.execute(text(statement))
+
+
+async def scalar(database: Database, sql: str) -> Any:
+    async with database.read() as session:
+        return (await session.execute(text(sql))).scalar()
+
+
+async def until(database: Database, sql: str, expected: Any, *, within: float = 60.0) -> None:
+    deadline = time.monotonic() + within
+    while (value := await scalar(database, sql)) != expected:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{sql!r} is {value!r}, expected {expected!r}")
+        await asyncio.sleep(0.1)
+
+
+async def test_crash_recovery_loses_nothing_and_duplicates_nothing(
+    database: Database, tables: None, workers: Workers, capsys: pytest.CaptureFixture[str]
+) -> None:
+    total = 2000
+    async with database.transaction() as session:
+        await enqueue_many(session, "accept.insert", [{"n": n} for n in range(total)])
+    running = [workers.start(), workers.start()]
+    rng = random.Random(20261122)
+    kills = 0
+    deadline = time.monotonic() + 240
+    thresholds = [0.2, 0.4, 0.6, 0.8]
+    while kills < len(thresholds):
+        assert time.monotonic() < deadline, "the workers made no progress"
+        done = await scalar(database, "SELECT count(*) FROM accept_row")
+        if done >= thresholds[kills] * total:
+            victim = rng.randrange(len(running))
+            running[victim].send_signal(signal.SIGKILL)
+            running[victim].wait(timeout=30)
+            kills += 1
+            await asyncio.sleep(rng.uniform(0.0, 0.5))
+            running[victim] = workers.start()
+        await asyncio.sleep(0.02)
+    await until(database, "SELECT count(*) FROM task WHERE status = 'succeeded'", total, within=120)
+
+    rows = await scalar(database, "SELECT count(*) FROM accept_row")
+    distinct = await scalar(database, "SELECT count(DISTINCT n) FROM accept_row")
+    runs = await scalar(database, "SELECT count(*) FROM accept_run")
+    assert (rows, distinct) == (total, total), workers.logs()
+    assert await scalar(database, "SELECT count(*) FROM task WHERE status <> 'succeeded'") == 0
+    with capsys.disabled():
+        print(f"\n  crash recovery: {kills} SIGKILLs, {runs - total} duplicate executions")
+    assert runs >= total
+
+
+async def test_a_stalled_worker_that_wakes_up_changes_nothing(
+    database: Database, tables: None, workers: Workers
+) -> None:
+    async with database.transaction() as session:
+        queued = await enqueue(session, "accept.slow_effect", {"seconds": 3.0})
+    stalled = workers.start()
+    await until(database, f"SELECT status FROM task WHERE id = {queued.id}", "running")
+    await until(database, "SELECT count(*) FROM accept_run", 1)
+    stalled.send_signal(signal.SIGSTOP)
+    rescuer = workers.start()
+    await until(database, "SELECT count(*) FROM accept_effect", 1, within=30)
+    assert await scalar(database, f"SELECT attempts FROM task WHERE id = {queued.id}") == 2
+    stalled.send_signal(signal.SIGCONT)
+    await asyncio.sleep(4.0)  # the stalled attempt finishes its sleep and tries to complete
+    assert await scalar(database, "SELECT count(*) FROM accept_effect") == 1
+    assert await scalar(database, "SELECT count(*) FROM accept_run") == 2
+    assert await scalar(database, f"SELECT status FROM task WHERE id = {queued.id}") == "succeeded"
+    assert stalled.poll() is None
+    assert rescuer.poll() is None
+
+
+async def test_a_poison_task_dies_after_exactly_max_attempts(
+    database: Database, tables: None, workers: Workers
+) -> None:
+    async with database.transaction() as session:
+        queued = await enqueue(session, "accept.poison", {})
+    deaths = 0
+    deadline = time.monotonic() + 90
+    while await scalar(database, f"SELECT status FROM task WHERE id = {queued.id}") != "dead":
+        assert time.monotonic() < deadline, workers.logs()
+        process = workers.start()
+        while process.poll() is None and time.monotonic() < deadline:
+            status = await scalar(database, f"SELECT status FROM task WHERE id = {queued.id}")
+            if status == "dead":
+                break
+            await asyncio.sleep(0.1)
+        if process.poll() is not None:
+            assert process.returncode == -signal.SIGKILL
+            deaths += 1
+    assert deaths == 3
+    assert await scalar(database, f"SELECT attempts FROM task WHERE id = {queued.id}") == 3
+    assert await scalar(database, "SELECT count(*) FROM accept_run") == 3
+    await asyncio.sleep(1.0)
+    assert workers.processes[-1].poll() is None  # the last worker buried it and lives on
+
+
+async def test_sigterm_leaves_no_task_claimed(database: Database, workers: Workers) -> None:
+    async with database.transaction() as session:
+        await enqueue_many(session, "accept.sleep", [{"seconds": 30}] * 12)
+        quick = await enqueue(session, "accept.sleep", {"seconds": 0.0}, priority=-1)
+    process = workers.start(concurrency=8, grace=1.0)
+    await until(database, "SELECT count(*) FROM task WHERE status = 'running'", 8)
+    await until(database, f"SELECT status FROM task WHERE id = {quick.id}", "succeeded")
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0, workers.logs()
+    assert await scalar(database, "SELECT count(*) FROM task WHERE status = 'running'") == 0
+    assert await scalar(database, "SELECT count(*) FROM task WHERE locked_by IS NOT NULL") == 0
+    assert await scalar(database, "SELECT count(*) FROM task WHERE status = 'queued'") == 12
+    assert await scalar(database, "SELECT max(attempts) FROM task WHERE status = 'queued'") == 0
+
+
+async def test_four_workers_never_run_one_attempt_twice(
+    database: Database, tables: None, workers: Workers
+) -> None:
+    total = 800
+    async with database.transaction() as session:
+        await enqueue_many(session, "accept.timed", [{}] * total)
+    for _ in range(4):
+        workers.start(concurrency=6)
+    await until(database, "SELECT count(*) FROM task WHERE status = 'succeeded'", total, within=120)
+    async with database.read() as session:
+        runs = (
+            await session.execute(
+                text("SELECT task_id, attempt, pid, started, finished FROM accept_run")
+            )
+        ).all()
+    assert len(runs) == total, "every task ran exactly once (nothing crashed)"
+    assert len({(run.task_id, run.attempt) for run in runs}) == total
+    assert len({run.pid for run in runs}) == 4, "all four workers took part"
+    assert all(run.finished is not None and run.finished >= run.started for run in runs)
