@@ -370,3 +370,23 @@ def _context(database: Database, claimed: ClaimedTask, worker_id: str) -> TaskCo
         database=database,
         config=FAST,
     )
+
+
+async def test_an_enqueue_wakes_an_idle_worker_without_waiting_for_the_poll(
+    database: Database, registry: Registry
+) -> None:
+    from conveyor.tasks import notify
+
+    @task("demo.wake", into=registry)
+    async def wake(ctx: TaskContext, payload: dict[str, Any]) -> None:
+        return None
+
+    config = dataclasses.replace(FAST, poll_interval=60.0)
+    worker = Worker(database, config, tasks=registry)
+    async with running(worker):
+        await asyncio.sleep(0.3)  # the worker has polled once and is now idle
+        if database.dialect == "postgresql":
+            # Cut the in-process path: only PostgreSQL's NOTIFY can wake it now.
+            notify.unsubscribe(worker.wake)
+        task_id = await _enqueue(database, registry, "demo.wake")
+        await wait_for(status_is(database, task_id, "succeeded"), within=5)

@@ -9,6 +9,7 @@ running handlers finish within the grace period, then cancels the rest and relea
 
 import asyncio
 import contextlib
+import itertools
 import os
 import random
 import socket
@@ -68,6 +69,7 @@ class Worker:
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not security
         self._running: dict[int, tuple[asyncio.Task[None], TaskContext]] = {}
         self._to_complete: dict[int, tuple[Attempt, str]] = {}
+        self._completing: dict[int, tuple[Attempt, str]] = {}
         self._completions_ready = asyncio.Event()
         self._slot_free = asyncio.Event()
         self._wakeup = asyncio.Event()
@@ -291,22 +293,30 @@ class Worker:
 
     async def _flush_completions(self) -> None:
         while self._to_complete:
-            batch = list(self._to_complete.values())[: self.config.completion_batch]
+            # Take the batch out first, so a concurrent flush (the drain) cannot complete the
+            # same attempts again; it stays in `_completing` for the heartbeats meanwhile.
+            batch = dict(itertools.islice(self._to_complete.items(), self.config.completion_batch))
+            for task_id in batch:
+                del self._to_complete[task_id]
+            self._completing.update(batch)
             try:
                 async with self.database.transaction() as session:
                     applied = await repository.complete(
                         session,
-                        [attempt for attempt, _ in batch],
+                        [attempt for attempt, _ in batch.values()],
                         worker_id=self.worker_id,
                         now=self.clock(),
                     )
             except Exception as exc:
                 self._log.warning("complete_failed", error=str(exc), batch=len(batch))
+                self._to_complete.update(batch)
                 await asyncio.sleep(min(self.config.poll_interval, 1.0))
                 continue
-            for attempt, name in batch:
-                self._to_complete.pop(attempt.task_id, None)
-                outcome = "succeeded" if attempt.task_id in applied else "lease_lost"
+            finally:
+                for task_id in batch:
+                    self._completing.pop(task_id, None)
+            for task_id, (_, name) in batch.items():
+                outcome = "succeeded" if task_id in applied else "lease_lost"
                 TASK_RUNS.labels(name, outcome).inc()
 
     # -- leases, rescue, schedules -----------------------------------------------------------
@@ -314,7 +324,7 @@ class Worker:
     async def _heartbeat_loop(self) -> None:
         while not self._closed.is_set():
             await self._sleep_unless_closed(self.config.heartbeat_interval)
-            held = list(self._running) + list(self._to_complete)
+            held = [*self._running, *self._to_complete, *self._completing]
             if not held:
                 continue
             try:
