@@ -56,6 +56,7 @@ format: install
 	$(BIN)/ruff check --fix src tests bench
 
 bench: install  ## Benchmarks (never part of `make test`); results land in bench/results/.
+	$(UV) sync --frozen --group bench --python $(PYTHON)
 	$(BIN)/python -m bench
 
 clean:

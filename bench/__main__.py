@@ -3,7 +3,7 @@
 import importlib
 import sys
 
-BENCHMARKS = ("http_health",)
+BENCHMARKS = ("http_health", "tasks")
 
 
 def main(names: list[str]) -> None:

@@ -146,6 +146,7 @@ class Database:
         echo: bool = False,
         busy_timeout_ms: int = 5000,
         pool_size: int = 10,
+        pre_ping: bool = True,
     ) -> None:
         self.url = normalize_url(url)
         self.is_sqlite = is_sqlite_url(self.url)
@@ -162,7 +163,13 @@ class Database:
             )
         else:
             self.writer = create_async_engine(
-                self.url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+                self.url,
+                echo=echo,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                # A ping per checkout costs a round trip; the worker (which retries on its own)
+                # turns it off, the API keeps it to survive database restarts.
+                pool_pre_ping=pre_ping,
             )
             self.reader = self.writer
         self.write_sessions = async_sessionmaker(self.writer, expire_on_commit=False)

@@ -360,7 +360,7 @@ async def _claim_one(database: Database, worker_id: str) -> ClaimedTask:
 
 
 def _context(database: Database, claimed: ClaimedTask, worker_id: str) -> TaskContext:
-    return TaskContext.for_attempt(
+    return TaskContext(
         task_id=claimed.id,
         name=claimed.name,
         queue=claimed.queue,

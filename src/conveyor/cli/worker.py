@@ -5,6 +5,7 @@ import importlib
 import signal
 
 import typer
+import uvloop
 from prometheus_client import start_http_server
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -59,6 +60,7 @@ def worker(
             settings.database_url,
             busy_timeout_ms=settings.sqlite_busy_timeout_ms,
             pool_size=settings.database_pool_size,
+            pre_ping=False,
         )
         try:
             await _check_schema(database)
@@ -67,7 +69,7 @@ def worker(
             await database.dispose()
 
     try:
-        asyncio.run(main())
+        uvloop.run(main())
     except (SQLAlchemyError, OSError) as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         raise CliError(f"worker could not use the database: {reason}") from None

@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -31,6 +32,8 @@ class WorkerConfig:
     retention: timedelta = timedelta(days=7)
     claim_batch: int | None = None
     completion_batch: int = 500
+    completion_linger: float = 0.002
+    """Seconds a success may wait to ride along with the next claim's transaction."""
     listen: bool = True
 
     @property
@@ -48,41 +51,19 @@ class TaskContext:
     attempt: int
     max_attempts: int
     worker_id: str
-    database: "Database"
-    config: WorkerConfig
-    log: Any = field(repr=False)
+    database: "Database" = field(repr=False)
+    config: WorkerConfig = field(repr=False)
     cancel_requested: bool = False
     """Set when someone cancelled this task while it runs (refreshed by heartbeats)."""
     lease_lost: bool = False
     """Set when the lease expired and another worker may be running this task."""
     completed: bool = False
 
-    @classmethod
-    def for_attempt(
-        cls,
-        *,
-        task_id: int,
-        name: str,
-        queue: str,
-        attempt: int,
-        max_attempts: int,
-        worker_id: str,
-        database: "Database",
-        config: WorkerConfig,
-    ) -> "TaskContext":
-        log = structlog.get_logger("conveyor.tasks").bind(
-            task_id=task_id, task_name=name, attempt=attempt
-        )
-        return cls(
-            task_id=task_id,
-            name=name,
-            queue=queue,
-            attempt=attempt,
-            max_attempts=max_attempts,
-            worker_id=worker_id,
-            database=database,
-            config=config,
-            log=log,
+    @cached_property
+    def log(self) -> Any:
+        """A logger bound to this task and attempt (made on first use: most handlers never log)."""
+        return structlog.get_logger("conveyor.tasks").bind(
+            task_id=self.task_id, task_name=self.name, attempt=self.attempt
         )
 
     @property

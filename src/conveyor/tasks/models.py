@@ -69,10 +69,10 @@ class Task(Base):
     finished_at: Mapped[datetime | None]
 
     __table_args__ = (
-        # The claim query: due tasks of the worker's queues, most urgent (lowest) first.
+        # The claim query: due tasks, most urgent (lowest priority number) first, in index
+        # order so PostgreSQL reads only the rows it takes. A queue filter is applied on top.
         Index(
             "ix_task_claim",
-            "queue",
             "priority",
             "run_at",
             "id",

@@ -1,6 +1,8 @@
 """Every query of the task engine. Callers pass the session (and so the transaction) and `now`.
 
-Claims, completions and heartbeats are set-based: one statement handles a whole batch.
+Claims, completions and heartbeats are set-based: one statement handles a whole batch. The
+worker's own statements also run on a bare connection (`Executor`), skipping the ORM session
+on its hot path.
 """
 
 from collections.abc import Sequence
@@ -11,17 +13,21 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     and_,
+    bindparam,
     case,
     delete,
     func,
     literal,
     select,
+    text,
     tuple_,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.sql.selectable import TextualSelect
 
+from conveyor.database import JSONType, UTCDateTime
 from conveyor.tasks.models import ACTIVE_STATUSES, Task, TaskSchedule, TaskStatus
 
 _CLAIMED_COLUMNS = (
@@ -58,8 +64,14 @@ class Attempt:
     attempt: int
 
 
-def _is_postgres(session: AsyncSession) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
+Executor = AsyncSession | AsyncConnection
+"""An ORM session (enqueueing code) or a Core connection (the worker's hot path)."""
+
+
+def _is_postgres(executor: Executor) -> bool:
+    if isinstance(executor, AsyncConnection):
+        return executor.dialect.name == "postgresql"
+    return executor.get_bind().dialect.name == "postgresql"
 
 
 async def insert(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[int]:
@@ -100,8 +112,146 @@ async def insert_unique(session: AsyncSession, row: dict[str, Any]) -> tuple[int
     return existing.scalar_one(), False
 
 
+# The worker's hot path is fixed SQL, written once per dialect: SQLAlchemy then neither builds
+# nor compiles it per call, asyncpg prepares it once per connection, and the literal statuses
+# let both databases use the partial indexes (a bound `status = ?` cannot match
+# `WHERE status = 'queued'`).
+_CLAIM_SET = (
+    "status = 'running', attempts = task.attempts + 1, locked_by = :worker_id, "
+    "locked_until = :locked_until, started_at = :now, updated_at = :now"
+)
+_CLAIM_RETURNING = (
+    "task.id, task.name, task.queue, task.payload, task.attempts, task.max_attempts, "
+    "task.run_at, task.created_at"
+)
+_DUE = "status = 'queued' AND run_at <= :now"
+_ORDER = "ORDER BY priority, run_at, id LIMIT :limit"
+_POSTGRES_CLAIM = (
+    # Rows another worker is claiming right now are skipped, not waited for.
+    f"WITH chosen AS (SELECT id FROM task WHERE {_DUE} {{queues}} {_ORDER} "
+    f"FOR UPDATE SKIP LOCKED) UPDATE task SET {_CLAIM_SET} FROM chosen "
+    f"WHERE task.id = chosen.id RETURNING {_CLAIM_RETURNING}"
+)
+_SQLITE_CLAIM = (
+    # The writer's BEGIN IMMEDIATE already serialises claimers. Without statistics SQLite
+    # would rather use (status, finished_at) and sort every queued row; name the index.
+    f"UPDATE task SET {_CLAIM_SET} WHERE id IN (SELECT id FROM task INDEXED BY ix_task_claim "
+    f"WHERE {_DUE} {{queues}} {_ORDER}) RETURNING {_CLAIM_RETURNING}"
+)
+
+
+def _claim_statement(sql: str, *, queues: bool) -> TextualSelect:
+    statement = text(sql.format(queues="AND queue IN :queues" if queues else "")).bindparams(
+        bindparam("now", type_=UTCDateTime()),
+        bindparam("locked_until", type_=UTCDateTime()),
+        *([bindparam("queues", expanding=True)] if queues else []),
+    )
+    return statement.columns(payload=JSONType, run_at=UTCDateTime(), created_at=UTCDateTime())
+
+
+_CLAIMS = {
+    (dialect, queues): _claim_statement(sql, queues=queues)
+    for dialect, sql in (("postgresql", _POSTGRES_CLAIM), ("sqlite", _SQLITE_CLAIM))
+    for queues in (False, True)
+}
+
+_DONE_SET = (
+    "status = 'succeeded', finished_at = :now, updated_at = :now, "
+    "locked_by = NULL, locked_until = NULL"
+)
+_OWNED = "locked_by = :worker_id AND status = 'running'"
+_COMPLETE = {
+    # Completion is fenced: only attempts this worker still holds are completed.
+    "postgresql": text(
+        f"UPDATE task SET {_DONE_SET} WHERE (id, attempts) IN "
+        "(SELECT * FROM unnest(CAST(:ids AS BIGINT[]), CAST(:attempts AS INTEGER[]))) "
+        f"AND {_OWNED} RETURNING id"
+    ).bindparams(bindparam("now", type_=UTCDateTime())),
+    # SQLite: the primary key finds the rows; the id:attempt keys fence them.
+    "sqlite": text(
+        f"UPDATE task SET {_DONE_SET} WHERE id IN :ids AND {_OWNED} "
+        "AND (CAST(id AS TEXT) || ':' || CAST(attempts AS TEXT)) IN :keys RETURNING id"
+    ).bindparams(
+        bindparam("now", type_=UTCDateTime()),
+        bindparam("ids", expanding=True),
+        bindparam("keys", expanding=True),
+    ),
+}
+
+
+# PostgreSQL's hot path skips SQLAlchemy altogether: one statement on the worker's own
+# asyncpg connection, prepared once, autocommitted -- one round trip per batch. It completes
+# the finished attempts and claims the next batch; the two updates touch disjoint rows.
+_NATIVE_COMPLETE_AND_CLAIM = (
+    "WITH done AS (UPDATE task SET status = 'succeeded', finished_at = $3, updated_at = $3, "
+    "locked_by = NULL, locked_until = NULL WHERE (id, attempts) IN "
+    "(SELECT * FROM unnest($1::bigint[], $2::integer[])) "
+    "AND locked_by = $5 AND status = 'running' RETURNING id), "
+    "chosen AS (SELECT id FROM task WHERE status = 'queued' AND run_at <= $3 {queues} "
+    "ORDER BY priority, run_at, id LIMIT $6 FOR UPDATE SKIP LOCKED), "
+    "claimed AS (UPDATE task SET status = 'running', attempts = task.attempts + 1, "
+    "locked_by = $5, locked_until = $4, started_at = $3, updated_at = $3 FROM chosen "
+    "WHERE task.id = chosen.id RETURNING task.id, task.name, task.queue, task.payload, "
+    "task.attempts, task.max_attempts, task.run_at, task.created_at) "
+    "SELECT true AS is_claim, claimed.* FROM claimed UNION ALL "
+    "SELECT false, done.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM done"
+)
+_NATIVE = {
+    False: _NATIVE_COMPLETE_AND_CLAIM.format(queues=""),
+    True: _NATIVE_COMPLETE_AND_CLAIM.format(queues="AND queue = ANY($7::text[])"),
+}
+
+
+async def complete_and_claim_postgres(
+    connection: Any,
+    attempts: Sequence[Attempt],
+    *,
+    queues: Sequence[str] | None,
+    limit: int,
+    worker_id: str,
+    now: datetime,
+    lease: timedelta,
+) -> tuple[set[int], list[ClaimedTask]]:
+    """Complete `attempts` and claim up to `limit` more, on a raw asyncpg connection.
+
+    Returns the ids whose completion applied (the fence held) and the claimed tasks.
+    """
+    args: list[Any] = [
+        [attempt.task_id for attempt in attempts],
+        [attempt.attempt for attempt in attempts],
+        now,
+        now + lease,
+        worker_id,
+        limit,
+    ]
+    if queues:
+        args.append(list(queues))
+    rows = await connection.fetch(_NATIVE[bool(queues)], *args)
+    applied = {row["id"] for row in rows if not row["is_claim"]}
+    claimed = [
+        ClaimedTask(
+            id=row["id"],
+            name=row["name"],
+            queue=row["queue"],
+            payload=row["payload"],
+            attempt=row["attempts"],
+            max_attempts=row["max_attempts"],
+            run_at=row["run_at"],
+            created_at=row["created_at"],
+        )
+        for row in rows
+        if row["is_claim"]
+    ]
+    claimed.sort(key=lambda task: task.id)
+    return applied, claimed
+
+
+def _dialect(executor: Executor) -> str:
+    return "postgresql" if _is_postgres(executor) else "sqlite"
+
+
 async def claim(
-    session: AsyncSession,
+    session: Executor,
     *,
     queues: Sequence[str] | None,
     limit: int,
@@ -110,29 +260,19 @@ async def claim(
     lease: timedelta,
 ) -> list[ClaimedTask]:
     """Lease up to `limit` due tasks, lowest priority number first; each attempt count +1."""
-    due = select(Task.id).where(Task.status == TaskStatus.QUEUED, Task.run_at <= now)
-    if queues:
-        due = due.where(Task.queue.in_(queues))
-    due = due.order_by(Task.priority, Task.run_at, Task.id).limit(limit)
-    values = {
-        "status": TaskStatus.RUNNING,
-        "attempts": Task.attempts + 1,
-        "locked_by": worker_id,
+    params: dict[str, Any] = {
+        "now": now,
         "locked_until": now + lease,
-        "started_at": now,
-        "updated_at": now,
+        "worker_id": worker_id,
+        "limit": limit,
     }
-    if _is_postgres(session):
-        # Rows another worker is claiming right now are skipped, not waited for.
-        chosen = due.with_for_update(skip_locked=True).cte("chosen")
-        statement = update(Task).where(Task.id == chosen.c.id)
-    else:
-        # SQLite: the writer's BEGIN IMMEDIATE already serialises claimers.
-        statement = update(Task).where(Task.id.in_(due.scalar_subquery()))
-    result = await session.execute(
-        statement.values(**values).returning(*_CLAIMED_COLUMNS),
-        execution_options={"synchronize_session": False},
-    )
+    if queues:
+        params["queues"] = list(queues)
+    result = await session.execute(_CLAIMS[(_dialect(session), bool(queues))], params)
+    return _claimed(result.all())
+
+
+def _claimed(rows: Sequence[Any]) -> list[ClaimedTask]:
     claimed = [
         ClaimedTask(
             id=row.id,
@@ -144,14 +284,32 @@ async def claim(
             run_at=row.run_at,
             created_at=row.created_at,
         )
-        for row in result
+        for row in rows
     ]
     claimed.sort(key=lambda task: task.id)
     return claimed
 
 
+async def complete(
+    session: Executor, attempts: Sequence[Attempt], *, worker_id: str, now: datetime
+) -> set[int]:
+    """Mark attempts succeeded; returns the ids whose fence held (the others were rescued)."""
+    if not attempts:
+        return set()
+    params: dict[str, Any] = {"now": now, "worker_id": worker_id}
+    if _is_postgres(session):
+        params["ids"] = [attempt.task_id for attempt in attempts]
+        params["attempts"] = [attempt.attempt for attempt in attempts]
+    else:
+        params["ids"] = [attempt.task_id for attempt in attempts]
+        params["keys"] = [f"{attempt.task_id}:{attempt.attempt}" for attempt in attempts]
+    result = await session.execute(_COMPLETE[_dialect(session)], params)
+    return set(result.scalars())
+
+
 def _fence(attempts: Sequence[Attempt], worker_id: str) -> ColumnElement[bool]:
     return and_(
+        Task.id.in_([a.task_id for a in attempts]),
         tuple_(Task.id, Task.attempts).in_([(a.task_id, a.attempt) for a in attempts]),
         Task.locked_by == worker_id,
         Task.status == TaskStatus.RUNNING,
@@ -161,24 +319,8 @@ def _fence(attempts: Sequence[Attempt], worker_id: str) -> ColumnElement[bool]:
 _RELEASED = {"locked_by": None, "locked_until": None}
 
 
-async def complete(
-    session: AsyncSession, attempts: Sequence[Attempt], *, worker_id: str, now: datetime
-) -> set[int]:
-    """Mark attempts succeeded; returns the ids whose fence held (the others were rescued)."""
-    if not attempts:
-        return set()
-    result = await session.execute(
-        update(Task)
-        .where(_fence(attempts, worker_id))
-        .values(status=TaskStatus.SUCCEEDED, finished_at=now, updated_at=now, **_RELEASED)
-        .returning(Task.id),
-        execution_options={"synchronize_session": False},
-    )
-    return set(result.scalars())
-
-
 async def finish(
-    session: AsyncSession,
+    session: Executor,
     attempt: Attempt,
     *,
     worker_id: str,
@@ -206,7 +348,7 @@ async def finish(
 
 
 async def heartbeat(
-    session: AsyncSession,
+    session: Executor,
     task_ids: Sequence[int],
     *,
     worker_id: str,
@@ -231,7 +373,7 @@ async def heartbeat(
 
 
 async def release(
-    session: AsyncSession, task_ids: Sequence[int], *, worker_id: str, now: datetime
+    session: Executor, task_ids: Sequence[int], *, worker_id: str, now: datetime
 ) -> int:
     """Give back tasks a stopping worker did not finish: queued again, attempt refunded."""
     if not task_ids:
@@ -256,7 +398,7 @@ async def release(
     return len(result.all())
 
 
-async def rescue_expired(session: AsyncSession, *, now: datetime) -> tuple[int, int]:
+async def rescue_expired(session: Executor, *, now: datetime) -> tuple[int, int]:
     """Requeue running tasks whose lease expired; bury those with no attempts left.
 
     Returns (requeued, dead). A task that kills its worker every time ends here, dead after
@@ -265,7 +407,7 @@ async def rescue_expired(session: AsyncSession, *, now: datetime) -> tuple[int, 
     exhausted = Task.attempts >= Task.max_attempts
     result = await session.execute(
         update(Task)
-        .where(Task.status == TaskStatus.RUNNING, Task.locked_until < now)
+        .where(text("status = 'running'"), Task.locked_until < now)
         .values(
             status=case((exhausted, literal(TaskStatus.DEAD.value)), else_=literal("queued")),
             finished_at=case((exhausted, now), else_=None),

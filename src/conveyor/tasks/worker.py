@@ -22,13 +22,14 @@ from datetime import datetime, timedelta
 import structlog
 from cronsim import CronSim
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from conveyor.database import Database
 from conveyor.kit.clock import utcnow
 from conveyor.tasks import notify, repository, service
 from conveyor.tasks.context import TaskContext, WorkerConfig
 from conveyor.tasks.exceptions import Cancelled, LeaseLost, PermanentFailure, Retry, UnknownTask
-from conveyor.tasks.metrics import RUN_TIME, START_LATENCY, TASK_RUNS
+from conveyor.tasks.metrics import run_time, start_latency, task_runs
 from conveyor.tasks.models import TaskStatus
 from conveyor.tasks.registry import Registry, registry
 from conveyor.tasks.repository import Attempt, ClaimedTask
@@ -76,6 +77,7 @@ class Worker:
         self._stopping = asyncio.Event()
         self._closed = asyncio.Event()
         self._log = log.bind(worker_id=self.worker_id)
+        self._hot_connection: AsyncConnection | None = None
 
     # -- control -------------------------------------------------------------------------
 
@@ -119,6 +121,7 @@ class Worker:
                     await self._fetch_loop()
                 finally:
                     await self._drain()
+                    await self._close_hot_connection()
                     self._closed.set()
                     self._completions_ready.set()
         finally:
@@ -136,11 +139,14 @@ class Worker:
             if free <= 0:
                 self._slot_free.clear()
                 await self._wait(self._slot_free)
+                # Let the other handlers that finished in this turn report in too, so the
+                # next claim fills several slots at once rather than one.
+                await asyncio.sleep(0)
                 continue
             wanted = min(free, batch)
             self._wakeup.clear()
             try:
-                claimed = await self._claim(wanted)
+                claimed = await self._complete_and_claim(wanted)
             except Exception as exc:
                 self._log.warning("claim_failed", error=str(exc))
                 await self._wait(self._stopping, at_most=self.config.poll_interval)
@@ -161,19 +167,70 @@ class Worker:
             for waiter in waiters:
                 waiter.cancel()
 
-    async def _claim(self, limit: int) -> list[ClaimedTask]:
-        async with self.database.transaction() as session:
-            return await repository.claim(
-                session,
+    async def _complete_and_claim(self, limit: int) -> list[ClaimedTask]:
+        """Record the successes waiting to be completed and claim `limit` more, atomically."""
+        batch = self._take_completions()
+        attempts = [attempt for attempt, _ in batch.values()]
+        now = self.clock()
+        try:
+            if self.database.dialect == "postgresql":
+                applied, claimed = await self._complete_and_claim_postgres(attempts, limit, now)
+            else:
+                async with self.database.writer.begin() as connection:
+                    applied = await repository.complete(
+                        connection, attempts, worker_id=self.worker_id, now=now
+                    )
+                    claimed = await repository.claim(
+                        connection,
+                        queues=self.config.queues,
+                        limit=limit,
+                        worker_id=self.worker_id,
+                        now=now,
+                        lease=self.config.lease,
+                    )
+        except BaseException:
+            self._to_complete.update(batch)
+            raise
+        finally:
+            self._release_completions(batch)
+        self._count_completions(batch, applied)
+        return claimed
+
+    async def _complete_and_claim_postgres(
+        self, attempts: list[Attempt], limit: int, now: datetime
+    ) -> tuple[set[int], list[ClaimedTask]]:
+        # The worker keeps one autocommit connection for its hot path: no pool checkout, no
+        # BEGIN/COMMIT, one round trip per batch. A failure drops it; the next call reconnects.
+        if self._hot_connection is None:
+            connection = await self.database.writer.connect()
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            self._hot_connection = connection
+        try:
+            raw = await self._hot_connection.get_raw_connection()
+            return await repository.complete_and_claim_postgres(
+                raw.driver_connection,
+                attempts,
                 queues=self.config.queues,
                 limit=limit,
                 worker_id=self.worker_id,
-                now=self.clock(),
+                now=now,
                 lease=self.config.lease,
             )
+        except BaseException:
+            await self._close_hot_connection(invalidate=True)
+            raise
+
+    async def _close_hot_connection(self, *, invalidate: bool = False) -> None:
+        connection, self._hot_connection = self._hot_connection, None
+        if connection is None:
+            return
+        with contextlib.suppress(Exception):
+            if invalidate:
+                await connection.invalidate()
+            await connection.close()
 
     def _start(self, claimed: ClaimedTask) -> None:
-        context = TaskContext.for_attempt(
+        context = TaskContext(
             task_id=claimed.id,
             name=claimed.name,
             queue=claimed.queue,
@@ -196,7 +253,7 @@ class Worker:
     async def _execute(self, claimed: ClaimedTask, ctx: TaskContext) -> None:
         started = self.clock()
         due = max(claimed.run_at, claimed.created_at)
-        START_LATENCY.labels(claimed.queue).observe(max(0.0, (started - due).total_seconds()))
+        start_latency(claimed.queue).observe(max(0.0, (started - due).total_seconds()))
         clock_start = time.perf_counter()
         try:
             definition = self.tasks.get(claimed.name)
@@ -218,18 +275,18 @@ class Worker:
         except Cancelled as exc:
             await self._settle(claimed, ctx, TaskStatus.CANCELLED, str(exc), "cancelled")
         except LeaseLost:
-            TASK_RUNS.labels(claimed.name, "lease_lost").inc()
+            task_runs(claimed.name, "lease_lost").inc()
             ctx.log.warning("task_lease_lost")
         except Exception as exc:
             await self._failed(claimed, ctx, exc)
         else:
             if ctx.completed:
-                TASK_RUNS.labels(claimed.name, "succeeded").inc()
+                task_runs(claimed.name, "succeeded").inc()
             else:
                 self._to_complete[claimed.id] = (Attempt(claimed.id, claimed.attempt), claimed.name)
                 self._completions_ready.set()
         finally:
-            RUN_TIME.labels(claimed.name).observe(time.perf_counter() - clock_start)
+            run_time(claimed.name).observe(time.perf_counter() - clock_start)
 
     async def _failed(self, claimed: ClaimedTask, ctx: TaskContext, exc: BaseException) -> None:
         if ctx.completed:
@@ -264,9 +321,9 @@ class Worker:
         refund: bool = False,
     ) -> None:
         try:
-            async with self.database.transaction() as session:
+            async with self.database.writer.begin() as connection:
                 applied = await repository.finish(
-                    session,
+                    connection,
                     Attempt(claimed.id, claimed.attempt),
                     worker_id=self.worker_id,
                     now=self.clock(),
@@ -279,30 +336,46 @@ class Worker:
             # The lease will expire and the rescuer will requeue the task.
             ctx.log.error("task_settle_failed", error=str(exc))
             return
-        TASK_RUNS.labels(claimed.name, outcome if applied else "lease_lost").inc()
+        task_runs(claimed.name, outcome if applied else "lease_lost").inc()
 
     # -- completing -------------------------------------------------------------------------
 
     async def _completion_loop(self) -> None:
+        """Completes successes the fetch loop has not taken along with its next claim."""
         while True:
             await self._completions_ready.wait()
             self._completions_ready.clear()
+            if not self._closed.is_set():
+                # A busy fetch loop completes these with its next claim; give it the chance.
+                await asyncio.sleep(self.config.completion_linger)
             await self._flush_completions()
             if self._closed.is_set() and not self._to_complete:
                 return
 
+    def _take_completions(self) -> dict[int, tuple[Attempt, str]]:
+        # Taken out first, so two flushes never complete the same attempts; they stay held
+        # (in `_completing`) for the heartbeats until the transaction ends.
+        batch = dict(itertools.islice(self._to_complete.items(), self.config.completion_batch))
+        for task_id in batch:
+            del self._to_complete[task_id]
+        self._completing.update(batch)
+        return batch
+
+    def _release_completions(self, batch: dict[int, tuple[Attempt, str]]) -> None:
+        for task_id in batch:
+            self._completing.pop(task_id, None)
+
+    def _count_completions(self, batch: dict[int, tuple[Attempt, str]], applied: set[int]) -> None:
+        for task_id, (_, name) in batch.items():
+            task_runs(name, "succeeded" if task_id in applied else "lease_lost").inc()
+
     async def _flush_completions(self) -> None:
         while self._to_complete:
-            # Take the batch out first, so a concurrent flush (the drain) cannot complete the
-            # same attempts again; it stays in `_completing` for the heartbeats meanwhile.
-            batch = dict(itertools.islice(self._to_complete.items(), self.config.completion_batch))
-            for task_id in batch:
-                del self._to_complete[task_id]
-            self._completing.update(batch)
+            batch = self._take_completions()
             try:
-                async with self.database.transaction() as session:
+                async with self.database.writer.begin() as connection:
                     applied = await repository.complete(
-                        session,
+                        connection,
                         [attempt for attempt, _ in batch.values()],
                         worker_id=self.worker_id,
                         now=self.clock(),
@@ -313,11 +386,8 @@ class Worker:
                 await asyncio.sleep(min(self.config.poll_interval, 1.0))
                 continue
             finally:
-                for task_id in batch:
-                    self._completing.pop(task_id, None)
-            for task_id, (_, name) in batch.items():
-                outcome = "succeeded" if task_id in applied else "lease_lost"
-                TASK_RUNS.labels(name, outcome).inc()
+                self._release_completions(batch)
+            self._count_completions(batch, applied)
 
     # -- leases, rescue, schedules -----------------------------------------------------------
 
@@ -328,9 +398,9 @@ class Worker:
             if not held:
                 continue
             try:
-                async with self.database.transaction() as session:
+                async with self.database.writer.begin() as connection:
                     alive = await repository.heartbeat(
-                        session,
+                        connection,
                         held,
                         worker_id=self.worker_id,
                         now=self.clock(),
@@ -360,8 +430,8 @@ class Worker:
 
     async def rescue(self) -> tuple[int, int]:
         """Requeue (or bury) tasks whose worker stopped heartbeating."""
-        async with self.database.transaction() as session:
-            requeued, dead = await repository.rescue_expired(session, now=self.clock())
+        async with self.database.writer.begin() as connection:
+            requeued, dead = await repository.rescue_expired(connection, now=self.clock())
         if requeued or dead:
             self._log.warning("tasks_rescued", requeued=requeued, dead=dead)
             self._wakeup.set()
@@ -406,9 +476,9 @@ class Worker:
         unfinished = [task_id for task_id, execution in executions.items() if execution.cancelled()]
         if unfinished:
             try:
-                async with self.database.transaction() as session:
+                async with self.database.writer.begin() as connection:
                     released = await repository.release(
-                        session, unfinished, worker_id=self.worker_id, now=self.clock()
+                        connection, unfinished, worker_id=self.worker_id, now=self.clock()
                     )
                 self._log.info("tasks_released", released=released)
             except Exception as exc:

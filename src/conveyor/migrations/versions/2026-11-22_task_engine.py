@@ -70,7 +70,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_task_claim",
         "task",
-        ["queue", "priority", "run_at", "id"],
+        ["priority", "run_at", "id"],
         sqlite_where=QUEUED,
         postgresql_where=QUEUED,
     )
