@@ -5,7 +5,7 @@ worker's own statements also run on a bare connection (`Executor`), skipping the
 on its hot path.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -228,21 +228,24 @@ async def complete_and_claim_postgres(
         args.append(list(queues))
     rows = await connection.fetch(_NATIVE[bool(queues)], *args)
     applied = {row["id"] for row in rows if not row["is_claim"]}
-    claimed = [
-        ClaimedTask(
-            id=row["id"],
-            name=row["name"],
-            queue=row["queue"],
-            payload=row["payload"],
-            attempt=row["attempts"],
-            max_attempts=row["max_attempts"],
-            run_at=row["run_at"],
-            created_at=row["created_at"],
-        )
-        for row in rows
-        if row["is_claim"]
-    ]
-    claimed.sort(key=lambda task: task.id)
+    return applied, _claimed([row for row in rows if row["is_claim"]])
+
+
+async def complete_and_claim(
+    executor: Executor,
+    attempts: Sequence[Attempt],
+    *,
+    queues: Sequence[str] | None,
+    limit: int,
+    worker_id: str,
+    now: datetime,
+    lease: timedelta,
+) -> tuple[set[int], list[ClaimedTask]]:
+    """The same as `complete_and_claim_postgres`, in the caller's (SQLite) transaction."""
+    applied = await complete(executor, attempts, worker_id=worker_id, now=now)
+    claimed = await claim(
+        executor, queues=queues, limit=limit, worker_id=worker_id, now=now, lease=lease
+    )
     return applied, claimed
 
 
@@ -269,20 +272,21 @@ async def claim(
     if queues:
         params["queues"] = list(queues)
     result = await session.execute(_CLAIMS[(_dialect(session), bool(queues))], params)
-    return _claimed(result.all())
+    return _claimed(result.mappings().all())
 
 
-def _claimed(rows: Sequence[Any]) -> list[ClaimedTask]:
+def _claimed(rows: Sequence[Mapping[Any, Any]]) -> list[ClaimedTask]:
+    """Claimed tasks, oldest first, from SQLAlchemy row mappings or asyncpg records."""
     claimed = [
         ClaimedTask(
-            id=row.id,
-            name=row.name,
-            queue=row.queue,
-            payload=row.payload,
-            attempt=row.attempts,
-            max_attempts=row.max_attempts,
-            run_at=row.run_at,
-            created_at=row.created_at,
+            id=row["id"],
+            name=row["name"],
+            queue=row["queue"],
+            payload=row["payload"],
+            attempt=row["attempts"],
+            max_attempts=row["max_attempts"],
+            run_at=row["run_at"],
+            created_at=row["created_at"],
         )
         for row in rows
     ]
@@ -347,6 +351,12 @@ async def finish(
     return result.scalar_one_or_none() is not None
 
 
+def _held(task_ids: Sequence[int], worker_id: str) -> ColumnElement[bool]:
+    return and_(
+        Task.id.in_(task_ids), Task.locked_by == worker_id, Task.status == TaskStatus.RUNNING
+    )
+
+
 async def heartbeat(
     session: Executor,
     task_ids: Sequence[int],
@@ -360,11 +370,7 @@ async def heartbeat(
         return {}
     result = await session.execute(
         update(Task)
-        .where(
-            Task.id.in_(task_ids),
-            Task.locked_by == worker_id,
-            Task.status == TaskStatus.RUNNING,
-        )
+        .where(_held(task_ids, worker_id))
         .values(locked_until=now + lease)
         .returning(Task.id, Task.cancel_requested),
         execution_options={"synchronize_session": False},
@@ -380,11 +386,7 @@ async def release(
         return 0
     result = await session.execute(
         update(Task)
-        .where(
-            Task.id.in_(task_ids),
-            Task.locked_by == worker_id,
-            Task.status == TaskStatus.RUNNING,
-        )
+        .where(_held(task_ids, worker_id))
         .values(
             status=TaskStatus.QUEUED,
             attempts=Task.attempts - 1,

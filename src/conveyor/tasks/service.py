@@ -141,17 +141,8 @@ async def replay(session: AsyncSession, task_id: int) -> Task:
     return task
 
 
-async def list_tasks(
-    session: AsyncSession,
-    *,
-    status: TaskStatus | None = None,
-    name: str | None = None,
-    limit: int = 50,
-    offset: int = 0,
-) -> tuple[list[Task], int]:
-    return await repository.list_tasks(
-        session, status=status, name=name, limit=limit, offset=offset
-    )
+list_tasks = repository.list_tasks
+"""Tasks newest first, filtered by status and name, with the total count."""
 
 
 async def stats(session: AsyncSession) -> list[tuple[str, str, str, int]]:

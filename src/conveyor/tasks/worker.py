@@ -18,6 +18,7 @@ import traceback
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 from cronsim import CronSim
@@ -171,22 +172,20 @@ class Worker:
         """Record the successes waiting to be completed and claim `limit` more, atomically."""
         batch = self._take_completions()
         attempts = [attempt for attempt, _ in batch.values()]
-        now = self.clock()
+        options: dict[str, Any] = {
+            "queues": self.config.queues,
+            "limit": limit,
+            "worker_id": self.worker_id,
+            "now": self.clock(),
+            "lease": self.config.lease,
+        }
         try:
             if self.database.dialect == "postgresql":
-                applied, claimed = await self._complete_and_claim_postgres(attempts, limit, now)
+                applied, claimed = await self._complete_and_claim_postgres(attempts, options)
             else:
                 async with self.database.writer.begin() as connection:
-                    applied = await repository.complete(
-                        connection, attempts, worker_id=self.worker_id, now=now
-                    )
-                    claimed = await repository.claim(
-                        connection,
-                        queues=self.config.queues,
-                        limit=limit,
-                        worker_id=self.worker_id,
-                        now=now,
-                        lease=self.config.lease,
+                    applied, claimed = await repository.complete_and_claim(
+                        connection, attempts, **options
                     )
         except BaseException:
             self._to_complete.update(batch)
@@ -197,7 +196,7 @@ class Worker:
         return claimed
 
     async def _complete_and_claim_postgres(
-        self, attempts: list[Attempt], limit: int, now: datetime
+        self, attempts: list[Attempt], options: dict[str, Any]
     ) -> tuple[set[int], list[ClaimedTask]]:
         # The worker keeps one autocommit connection for its hot path: no pool checkout, no
         # BEGIN/COMMIT, one round trip per batch. A failure drops it; the next call reconnects.
@@ -208,13 +207,7 @@ class Worker:
         try:
             raw = await self._hot_connection.get_raw_connection()
             return await repository.complete_and_claim_postgres(
-                raw.driver_connection,
-                attempts,
-                queues=self.config.queues,
-                limit=limit,
-                worker_id=self.worker_id,
-                now=now,
-                lease=self.config.lease,
+                raw.driver_connection, attempts, **options
             )
         except BaseException:
             await self._close_hot_connection(invalidate=True)
