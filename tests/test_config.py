@@ -19,7 +19,7 @@ def test_defaults_serve_every_surface_on_sqlite(monkeypatch: pytest.MonkeyPatch)
 def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CONVEYOR_SERVICES", "routing, reports")
     monkeypatch.setenv("CONVEYOR_ENV", "production")
-    monkeypatch.setenv("CONVEYOR_SECRET_KEY", "a-real-secret")
+    monkeypatch.setenv("CONVEYOR_SECRET_KEY", "a-real-secret-of-at-least-32-characters")
     monkeypatch.setenv("CONVEYOR_LOG_LEVEL", "debug")
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     assert settings.services == ("routing", "reports")
@@ -46,6 +46,11 @@ def test_unknown_service_is_refused_by_name() -> None:
 def test_production_refuses_the_default_secret() -> None:
     with pytest.raises(ValidationError, match="CONVEYOR_SECRET_KEY"):
         Settings(_env_file=None, env="production", secret_key=DEFAULT_SECRET_KEY)  # type: ignore[call-arg]
+
+
+def test_production_refuses_a_short_secret() -> None:
+    with pytest.raises(ValidationError, match="at least 32 characters"):
+        Settings(_env_file=None, env="production", secret_key="too-short")  # type: ignore[call-arg]
 
 
 def test_secret_key_is_not_shown_in_repr() -> None:

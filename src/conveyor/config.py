@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     database_echo: bool = False
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
     database_pool_size: int = Field(default=10, ge=1)
+    access_token_minutes: int = Field(default=60, ge=1, le=60 * 24 * 30)
     embedded_worker: bool | None = None
     """Run a task worker inside `conveyor serve` (default: yes in development, no in production)."""
     worker_concurrency: int = Field(default=10, ge=1, le=1000)
@@ -77,6 +78,9 @@ class Settings(BaseSettings):
             raise ValueError(
                 "CONVEYOR_SECRET_KEY must be set to a private value when CONVEYOR_ENV=production"
             )
+        if self.is_production and len(self.secret_key.get_secret_value()) < 32:
+            # HS256 tokens are signed with it; RFC 7518 asks for at least 256 bits.
+            raise ValueError("CONVEYOR_SECRET_KEY must have at least 32 characters in production")
         return self
 
     @property

@@ -26,7 +26,7 @@ from conveyor.errors import (
 from conveyor.module import HealthCheck, Module
 from conveyor.observability import RequestContextMiddleware, configure_logging
 
-PLATFORM_MODULES = ("conveyor.health", "conveyor.admin")
+PLATFORM_MODULES = ("conveyor.health", "conveyor.auth", "conveyor.admin")
 """Packages that are always mounted."""
 
 ENGINE_PACKAGES = ("conveyor.tasks",)

@@ -174,3 +174,36 @@ def test_worker_refuses_an_unmigrated_database(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "conveyor db upgrade" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_users_create_and_list(tmp_path: Path) -> None:
+    assert run_cli("db", "upgrade", cwd=tmp_path).returncode == 0
+    created = run_cli(
+        "users", "create", "Admin@Example.com", "--password", "s3cret-pass", "--admin",
+        "--name", "Ada Admin", cwd=tmp_path,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    assert "Admin@Example.com" in created.stdout
+    assert "admin" in created.stdout
+    assert "s3cret-pass" not in created.stdout + created.stderr
+    from_stdin = subprocess.run(
+        [sys.executable, "-m", "conveyor", "users", "create", "op@example.com",
+         "--password-stdin", "--operator", "--signup-complete"],
+        cwd=tmp_path, input="piped-secret-1\n", capture_output=True, text=True,
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")},
+             "COLUMNS": "200"},
+        timeout=60, check=False,
+    )  # fmt: skip
+    assert from_stdin.returncode == 0, from_stdin.stderr
+    listed = run_cli("users", "list", cwd=tmp_path)
+    assert "Ada Admin" in listed.stdout
+    assert "op@example.com" in listed.stdout
+    assert "operator" in listed.stdout
+    duplicate = run_cli(
+        "users", "create", "admin@example.com", "--password", "another-1", cwd=tmp_path
+    )
+    assert duplicate.returncode == 1
+    assert "already exists" in duplicate.stderr
+    short = run_cli("users", "create", "x@example.com", "--password", "short", cwd=tmp_path)
+    assert short.returncode == 1
+    assert "at least 8 characters" in short.stderr

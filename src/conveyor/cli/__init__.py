@@ -9,6 +9,7 @@ from rich.console import Console
 from conveyor import __version__
 from conveyor.cli import db as db_commands
 from conveyor.cli import tasks as tasks_commands
+from conveyor.cli import users as users_commands
 from conveyor.cli.common import CliError
 from conveyor.cli.serve import serve
 from conveyor.cli.worker import worker
@@ -24,6 +25,7 @@ app.command()(serve)
 app.command()(worker)
 app.add_typer(db_commands.app, name="db")
 app.add_typer(tasks_commands.app, name="tasks")
+app.add_typer(users_commands.app, name="users")
 
 
 @app.command()

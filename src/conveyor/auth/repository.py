@@ -1,0 +1,30 @@
+"""Every query of the auth package."""
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from conveyor.auth.models import User
+
+
+async def get(session: AsyncSession, user_id: uuid.UUID) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def get_by_email(session: AsyncSession, email: str) -> User | None:
+    result = await session.execute(select(User).where(User.email_key == email.strip().lower()))
+    return result.scalar_one_or_none()
+
+
+async def add(session: AsyncSession, user: User) -> User:
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def list_users(session: AsyncSession, *, limit: int = 100, offset: int = 0) -> list[User]:
+    result = await session.execute(
+        select(User).order_by(User.created_at, User.email_key).limit(limit).offset(offset)
+    )
+    return list(result.scalars())

@@ -1,0 +1,78 @@
+"""Routes for signing in and signing up: /api/v1/auth."""
+
+import uuid
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordRequestForm
+
+from conveyor.auth import service
+from conveyor.auth.schemas import SignupComplete, SignupCreate, TokenRead, UserRead
+from conveyor.config import Settings
+from conveyor.database import ReadSession, WriteSession
+from conveyor.errors import PLATFORM, AuthenticationError
+
+router = PLATFORM.router(prefix="/api/v1/auth", tags=["auth"])
+_bearer = HTTPBearer(auto_error=False)
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def signed_in_user_id(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> uuid.UUID:
+    """The id in a valid bearer token (the user is loaded by the caller's session)."""
+    if credentials is None:
+        raise AuthenticationError(
+            "A bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+        )
+    secret = _settings(request).secret_key.get_secret_value()
+    return service.user_id_from_token(credentials.credentials, secret=secret)
+
+
+SignedInUserId = Annotated[uuid.UUID, Depends(signed_in_user_id)]
+
+
+@router.post("/token", response_model=TokenRead, summary="Sign in with email and password")
+async def token(
+    request: Request,
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    session: WriteSession,
+) -> TokenRead:
+    user = await service.authenticate(session, email=form.username, password=form.password)
+    settings = _settings(request)
+    lifetime = timedelta(minutes=settings.access_token_minutes)
+    access = service.issue_token(
+        user, secret=settings.secret_key.get_secret_value(), lifetime=lifetime
+    )
+    return TokenRead(access_token=access, expires_in=int(lifetime.total_seconds()))
+
+
+@router.get("/me", response_model=UserRead, summary="The signed-in user")
+async def me(user_id: SignedInUserId, session: ReadSession) -> UserRead:
+    return UserRead.model_validate(await service.get_active(session, user_id))
+
+
+@router.post("/signup", response_model=UserRead, status_code=201, summary="Create an account")
+async def signup(body: SignupCreate, session: WriteSession) -> UserRead:
+    user = await service.create_user(
+        session, email=str(body.email), password=body.password, name=body.name
+    )
+    return UserRead.model_validate(user)
+
+
+@router.post(
+    "/complete-signup", response_model=UserRead, summary="Finish the signed-in user's profile"
+)
+async def complete_signup(
+    body: SignupComplete, user_id: SignedInUserId, session: WriteSession
+) -> UserRead:
+    user = await service.complete_signup(
+        session, user_id, phone=body.phone, accepted_terms=body.accepted_terms
+    )
+    return UserRead.model_validate(user)

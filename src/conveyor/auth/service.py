@@ -1,0 +1,90 @@
+"""Users: create, sign in, sign up, complete sign-up; and the tokens they sign in with."""
+
+import uuid
+from collections.abc import Iterable
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from conveyor.auth import passwords, repository, tokens
+from conveyor.auth.models import Role, User
+from conveyor.errors import AuthenticationError, ConflictError, ValidationError
+from conveyor.kit.clock import utcnow
+
+SIGN_IN_FAILED = "Incorrect email or password"
+
+
+async def create_user(
+    session: AsyncSession,
+    *,
+    email: str,
+    password: str,
+    name: str,
+    roles: Iterable[Role] = (Role.USER,),
+    signup_completed: bool = False,
+) -> User:
+    """A new user; the email must not be taken, whatever its case."""
+    email = email.strip()
+    if await repository.get_by_email(session, email) is not None:
+        raise ConflictError(f"A user with email {email} already exists", code="EMAIL_TAKEN")
+    user = User(
+        email=email,
+        email_key=email.lower(),
+        name=name.strip() or email,
+        password_hash=passwords.hash_password(password),
+        roles=sorted({role.value for role in roles}),
+        signup_completed=signup_completed,
+        active=True,
+    )
+    return await repository.add(session, user)
+
+
+async def authenticate(session: AsyncSession, *, email: str, password: str) -> User:
+    """The active user with these credentials; one answer, one cost, for every failure."""
+    user = await repository.get_by_email(session, email)
+    matches, new_hash = passwords.verify(password, user.password_hash if user else None)
+    if user is None or not matches or not user.active:
+        raise AuthenticationError(SIGN_IN_FAILED, headers={"WWW-Authenticate": "Bearer"})
+    if new_hash is not None:
+        user.password_hash = new_hash
+        await session.flush()
+    return user
+
+
+async def complete_signup(
+    session: AsyncSession, user_id: uuid.UUID, *, phone: str, accepted_terms: bool
+) -> User:
+    user = await get_active(session, user_id)
+    if not accepted_terms:
+        raise ValidationError("accepted_terms: the terms must be accepted to complete sign-up")
+    user.phone = phone.strip()
+    user.terms_accepted_at = utcnow()
+    user.signup_completed = True
+    await session.flush()
+    return user
+
+
+async def get_active(session: AsyncSession, user_id: uuid.UUID) -> User:
+    user = await repository.get(session, user_id)
+    if user is None or not user.active:
+        raise AuthenticationError(
+            "The signed-in user no longer exists or is disabled",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return user
+
+
+def issue_token(user: User, *, secret: str, lifetime: timedelta) -> str:
+    return tokens.issue(str(user.id), secret=secret, lifetime=lifetime)
+
+
+def user_id_from_token(token: str, *, secret: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(tokens.subject_of(token, secret=secret))
+    except (tokens.InvalidToken, ValueError):
+        raise AuthenticationError(
+            "The bearer token is invalid or expired", headers={"WWW-Authenticate": "Bearer"}
+        ) from None
+
+
+list_users = repository.list_users
