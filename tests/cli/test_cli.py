@@ -207,3 +207,21 @@ def test_users_create_and_list(tmp_path: Path) -> None:
     short = run_cli("users", "create", "x@example.com", "--password", "short", cwd=tmp_path)
     assert short.returncode == 1
     assert "at least 8 characters" in short.stderr
+
+
+def test_api_keys_create_list_revoke(tmp_path: Path) -> None:
+    assert run_cli("db", "upgrade", cwd=tmp_path).returncode == 0
+    created = run_cli("api-keys", "create", "reports frontend", "--scopes", "reports", cwd=tmp_path)
+    assert created.returncode == 0, created.stderr
+    plaintext = created.stdout.strip().splitlines()[-1]
+    assert created.stdout.strip() == plaintext, "the key is alone on standard output"
+    assert plaintext.startswith("cvk_")
+    key_id = plaintext.split("_")[1]
+    listed = run_cli("api-keys", "list", cwd=tmp_path)
+    assert key_id in listed.stdout
+    assert "reports frontend" in listed.stdout
+    assert plaintext.split("_", 2)[2] not in listed.stdout
+    assert run_cli("api-keys", "revoke", key_id, cwd=tmp_path).returncode == 0
+    missing = run_cli("api-keys", "revoke", "0000000000000000", cwd=tmp_path)
+    assert missing.returncode == 1
+    assert "not found" in missing.stderr

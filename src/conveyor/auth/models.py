@@ -9,6 +9,7 @@ from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from conveyor.database import Base, TimestampMixin
+from conveyor.kit.clock import utcnow
 
 
 class Role(StrEnum):
@@ -36,3 +37,22 @@ class User(TimestampMixin, Base):
 
     def has_role(self, role: Role) -> bool:
         return role.value in self.roles
+
+
+class ApiKey(Base):
+    """A machine credential, `cvk_<id>_<secret>`: looked up by id, the secret kept as a hash."""
+
+    __tablename__ = "api_key"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    """SHA-256 of the secret: the secret has 256 random bits, so no slow hash is needed."""
+    scopes: Mapped[list[Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None

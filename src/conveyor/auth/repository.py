@@ -5,7 +5,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from conveyor.auth.models import User
+from conveyor.auth.models import ApiKey, User
 
 
 async def get(session: AsyncSession, user_id: uuid.UUID) -> User | None:
@@ -28,3 +28,18 @@ async def list_users(session: AsyncSession, *, limit: int = 100, offset: int = 0
         select(User).order_by(User.created_at, User.email_key).limit(limit).offset(offset)
     )
     return list(result.scalars())
+
+
+async def get_api_key(session: AsyncSession, key_id: str) -> ApiKey | None:
+    return await session.get(ApiKey, key_id)
+
+
+async def list_api_keys(session: AsyncSession) -> list[ApiKey]:
+    result = await session.execute(select(ApiKey).order_by(ApiKey.created_at, ApiKey.id))
+    return list(result.scalars())
+
+
+async def add_api_key(session: AsyncSession, api_key: ApiKey) -> ApiKey:
+    session.add(api_key)
+    await session.flush()
+    return api_key

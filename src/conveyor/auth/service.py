@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from conveyor.auth import passwords, repository, tokens
-from conveyor.auth.models import Role, User
-from conveyor.errors import AuthenticationError, ConflictError, ValidationError
+from conveyor.auth import keys, passwords, repository, tokens
+from conveyor.auth.models import ApiKey, Role, User
+from conveyor.errors import AuthenticationError, ConflictError, NotFoundError, ValidationError
 from conveyor.kit.clock import utcnow
 
 SIGN_IN_FAILED = "Incorrect email or password"
@@ -88,3 +88,52 @@ def user_id_from_token(token: str, *, secret: str) -> uuid.UUID:
 
 
 list_users = repository.list_users
+
+
+# A key's last use is recorded at most this often, so polling clients do not write per request.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+INVALID_API_KEY = "The API key is missing, malformed, revoked or unknown"
+
+
+async def create_api_key(
+    session: AsyncSession, *, name: str, scopes: Iterable[str] = ()
+) -> tuple[ApiKey, str]:
+    """A new key and its plaintext, which is shown once and never stored."""
+    material = keys.generate()
+    api_key = ApiKey(
+        id=material.key_id,
+        name=name.strip(),
+        secret_hash=keys.digest(material.secret),
+        scopes=sorted(set(scopes)),
+        created_at=utcnow(),
+    )
+    await repository.add_api_key(session, api_key)
+    return api_key, material.plaintext
+
+
+async def authenticate_api_key(session: AsyncSession, plaintext: str | None) -> ApiKey:
+    """The active key for this header value; every failure gives the same answer."""
+    material = keys.parse(plaintext or "")
+    api_key = await repository.get_api_key(session, material.key_id) if material else None
+    stored = api_key.secret_hash if api_key else keys.digest("")
+    valid = keys.matches(material.secret if material else "-", stored)
+    if api_key is None or not valid or not api_key.active:
+        raise AuthenticationError(INVALID_API_KEY)
+    now = utcnow()
+    if api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_RESOLUTION:
+        api_key.last_used_at = now
+        await session.flush()
+    return api_key
+
+
+async def revoke_api_key(session: AsyncSession, key_id: str) -> ApiKey:
+    api_key = await repository.get_api_key(session, key_id)
+    if api_key is None:
+        raise NotFoundError(f"API key {key_id} not found")
+    if api_key.revoked_at is None:
+        api_key.revoked_at = utcnow()
+        await session.flush()
+    return api_key
+
+
+list_api_keys = repository.list_api_keys

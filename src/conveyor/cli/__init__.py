@@ -7,6 +7,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from conveyor import __version__
+from conveyor.cli import api_keys as api_keys_commands
 from conveyor.cli import db as db_commands
 from conveyor.cli import tasks as tasks_commands
 from conveyor.cli import users as users_commands
@@ -26,6 +27,7 @@ app.command()(worker)
 app.add_typer(db_commands.app, name="db")
 app.add_typer(tasks_commands.app, name="tasks")
 app.add_typer(users_commands.app, name="users")
+app.add_typer(api_keys_commands.app, name="api-keys")
 
 
 @app.command()
