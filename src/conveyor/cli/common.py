@@ -1,8 +1,18 @@
-"""What every CLI command shares: settings loading and user-facing errors."""
+"""What every CLI command shares: settings loading, database sessions and user-facing errors."""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from conveyor.config import Settings
+from conveyor.database import Database
+from conveyor.errors import AppError
+
+T = TypeVar("T")
 
 
 class CliError(Exception):
@@ -23,3 +33,28 @@ def load_settings() -> Settings:
             for e in exc.errors()
         )
         raise CliError(f"invalid settings: {problems}", exit_code=2) from None
+
+
+def database_error(exc: BaseException) -> str:
+    """The driver's own first line (e.g. "Connect call failed"), without SQLAlchemy's wrapping."""
+    return str(getattr(exc, "orig", None) or exc).splitlines()[0]
+
+
+def in_session(work: Callable[[AsyncSession], Awaitable[T]], *, write: bool = True) -> T:
+    """Run `work` in a transaction (or a read session) on the configured database."""
+    settings = load_settings()
+
+    async def run() -> T:
+        database = Database(settings.database_url)
+        try:
+            async with database.transaction() if write else database.read() as session:
+                return await work(session)
+        finally:
+            await database.dispose()
+
+    try:
+        return asyncio.run(run())
+    except AppError as exc:
+        raise CliError(exc.message) from None
+    except (SQLAlchemyError, OSError) as exc:
+        raise CliError(f"could not use the database: {database_error(exc)}") from None

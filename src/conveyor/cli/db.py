@@ -11,15 +11,11 @@ from rich.console import Console
 from sqlalchemy.exc import SQLAlchemyError
 
 from conveyor import migrations
-from conveyor.cli.common import CliError, load_settings
+from conveyor.cli.common import CliError, database_error, load_settings
 from conveyor.database import Database
 
 app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 console = Console()
-
-
-def _describe(exc: BaseException) -> str:
-    return str(getattr(exc, "orig", None) or exc).splitlines()[0]
 
 
 @app.command()
@@ -29,7 +25,7 @@ def upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> 
     try:
         migrations.upgrade(settings.database_url, revision)
     except (SQLAlchemyError, OSError, CommandError) as exc:
-        raise CliError(f"could not migrate the database: {_describe(exc)}") from None
+        raise CliError(f"could not migrate the database: {database_error(exc)}") from None
     console.print(f"database is at {', '.join(sorted(migrations.head_revisions()))}")
 
 
@@ -49,7 +45,7 @@ def current() -> None:
     try:
         revisions = asyncio.run(read())
     except (SQLAlchemyError, OSError) as exc:
-        raise CliError(f"could not read the database: {_describe(exc)}") from None
+        raise CliError(f"could not read the database: {database_error(exc)}") from None
     heads = migrations.head_revisions()
     shown = ", ".join(sorted(revisions)) or "(none: never migrated)"
     state = "up to date" if revisions == heads else f"pending; latest is {', '.join(sorted(heads))}"
@@ -77,6 +73,6 @@ def revision(
             rev_id=rev_id,
         )
     except (SQLAlchemyError, OSError, CommandError) as exc:
-        raise CliError(f"could not write the migration: {_describe(exc)}") from None
+        raise CliError(f"could not write the migration: {database_error(exc)}") from None
     path = getattr(script, "path", None)
     console.print(f"wrote {path}" if path else f"wrote revision {rev_id}")

@@ -8,7 +8,7 @@ from alembic.util import CommandError
 from sqlalchemy.exc import SQLAlchemyError
 
 from conveyor import migrations
-from conveyor.cli.common import CliError, load_settings
+from conveyor.cli.common import CliError, database_error, load_settings
 from conveyor.observability import configure_logging
 
 
@@ -30,8 +30,7 @@ def serve(
         try:
             migrations.upgrade(settings.database_url)
         except (SQLAlchemyError, OSError, CommandError) as exc:
-            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-            raise CliError(f"could not migrate the database: {reason}") from None
+            raise CliError(f"could not migrate the database: {database_error(exc)}") from None
     uvicorn.run(
         "conveyor.main:create_app",
         factory=True,

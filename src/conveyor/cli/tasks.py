@@ -1,18 +1,15 @@
 """`conveyor tasks`: see and repair background tasks from the shell."""
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from conveyor import tasks
-from conveyor.cli.common import CliError, load_settings
-from conveyor.database import Database
+from conveyor.cli.common import CliError, in_session
 
 app = typer.Typer(help="Background tasks: list, show, replay, stats.", no_args_is_help=True)
 console = Console()
@@ -20,25 +17,12 @@ T = TypeVar("T")
 
 
 def _with_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    settings = load_settings()
-
-    async def run() -> T:
-        database = Database(settings.database_url)
-        try:
-            async with database.transaction() as session:
-                return await work(session)
-        finally:
-            await database.dispose()
-
     try:
-        return asyncio.run(run())
+        return in_session(work)
     except tasks.TaskNotFound as exc:
         raise CliError(f"no task with id {exc.args[0]}") from None
     except tasks.InvalidTransition as exc:
         raise CliError(str(exc)) from None
-    except (SQLAlchemyError, OSError) as exc:
-        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        raise CliError(f"could not read the database: {reason}") from None
 
 
 def _when(value: object) -> str:

@@ -10,7 +10,7 @@ from prometheus_client import start_http_server
 from sqlalchemy.exc import SQLAlchemyError
 
 from conveyor import migrations, tasks
-from conveyor.cli.common import CliError, load_settings
+from conveyor.cli.common import CliError, database_error, load_settings
 from conveyor.database import Database
 from conveyor.main import load_modules, worker_config
 from conveyor.observability import configure_logging
@@ -71,5 +71,4 @@ def worker(
     try:
         uvloop.run(main())
     except (SQLAlchemyError, OSError) as exc:
-        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        raise CliError(f"worker could not use the database: {reason}") from None
+        raise CliError(f"worker could not use the database: {database_error(exc)}") from None
