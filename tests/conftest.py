@@ -19,7 +19,7 @@ from conveyor import migrations
 from conveyor.config import Settings
 from conveyor.database import Base, Database
 from conveyor.main import create_app, import_all_models
-from tests.support import POSTGRES_URL, REDIS_URL, make_settings
+from tests.support import POSTGRES_URL, REDIS_URL, api_key_headers, make_settings
 
 
 def pytest_report_header() -> str:
@@ -107,3 +107,10 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
     ):
         yield http
+
+
+@pytest.fixture
+async def admin_client(client: httpx.AsyncClient, database: Database) -> httpx.AsyncClient:
+    """`client`, signed in with an API key that has the admin scope."""
+    client.headers.update(await api_key_headers(database, "admin", name="admin key"))
+    return client

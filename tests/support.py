@@ -1,12 +1,20 @@
 """Helpers shared by test modules (fixtures live in conftest.py)."""
 
 import os
+import uuid
+from datetime import timedelta
 from typing import Any
 
+from conveyor.auth import service as auth_service
+from conveyor.auth.models import Role
 from conveyor.config import Settings
+from conveyor.database import Database
 
 POSTGRES_URL = os.environ.get("CONVEYOR_TEST_DATABASE_URL") or None
 REDIS_URL = os.environ.get("CONVEYOR_TEST_REDIS_URL") or None
+
+PASSWORD = "correct horse battery"
+"""The password of every user the helpers create."""
 
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:
@@ -21,3 +29,35 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+async def api_key_headers(
+    database: Database, *scopes: str, name: str = "test key"
+) -> dict[str, str]:
+    """`X-API-Key` headers for a new key with these scopes."""
+    async with database.transaction() as session:
+        _, plaintext = await auth_service.create_api_key(session, name=name, scopes=scopes)
+    return {"X-API-Key": plaintext}
+
+
+async def bearer_headers(
+    database: Database,
+    settings: Settings,
+    *roles: Role,
+    email: str | None = None,
+    signup_completed: bool = True,
+) -> dict[str, str]:
+    """`Authorization` headers of a new user with these roles (a plain user with none)."""
+    async with database.transaction() as session:
+        user = await auth_service.create_user(
+            session,
+            email=email or f"{uuid.uuid4().hex[:12]}@example.com",
+            password=PASSWORD,
+            name="Test User",
+            roles=roles or (Role.USER,),
+            signup_completed=signup_completed,
+        )
+    token = auth_service.issue_token(
+        user, secret=settings.secret_key.get_secret_value(), lifetime=timedelta(minutes=5)
+    )
+    return {"Authorization": f"Bearer {token}"}

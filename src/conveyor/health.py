@@ -5,12 +5,13 @@ import time
 from typing import Any, Literal
 
 import structlog
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from conveyor import __version__
+from conveyor.auth.policies import OPEN
 from conveyor.database import Database
 from conveyor.errors import PLATFORM
 from conveyor.kit.clock import isoformat_z, utcnow
@@ -21,7 +22,7 @@ log = structlog.get_logger(__name__)
 
 CHECK_TIMEOUT_SECONDS = 3.0
 
-router = PLATFORM.router(prefix="/api/v1/health", tags=["health"])
+router = PLATFORM.router(prefix="/api/v1/health", tags=["health"], dependencies=[Depends(OPEN)])
 
 
 class HealthRead(BaseModel):

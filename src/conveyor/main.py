@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from conveyor import __version__, tasks
+from conveyor.auth.policies import ensure_every_route_has_a_policy
 from conveyor.config import Settings
 from conveyor.database import Database
 from conveyor.errors import (
@@ -132,6 +133,7 @@ def create_app(
     app.state.health_checks = health_checks
     app.state.modules = modules
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
+    ensure_every_route_has_a_policy(app)
 
     resolver = SurfaceResolver(surfaces)
     install_error_handlers(app, resolver)

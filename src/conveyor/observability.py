@@ -113,6 +113,8 @@ def configure_logging(*, level: str = "INFO", json_format: bool = False) -> None
     logging.getLogger("uvicorn.access").propagate = False
     # Alembic announces its context every time one is configured (the readiness probe does).
     logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
+    # aiosqlite logs every statement's completion from its thread at DEBUG: noise, not signal.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True

@@ -1,9 +1,9 @@
 """API keys: shown once, stored as a hash, checked in constant time, revocable."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from conveyor.auth import keys, service
 from conveyor.auth.models import ApiKey
@@ -27,7 +27,6 @@ async def test_a_key_authenticates_until_it_is_revoked(database: Database) -> No
     async with database.transaction() as session:
         found = await service.authenticate_api_key(session, plaintext)
     assert found.id == created.id
-    assert found.last_used_at is not None
 
     async with database.transaction() as session:
         await service.revoke_api_key(session, created.id)
@@ -57,18 +56,30 @@ async def test_every_bad_key_gets_the_same_answer(database: Database, mangle: ob
 
 async def test_last_use_is_recorded_at_most_once_a_minute(database: Database) -> None:
     async with database.transaction() as session:
-        _, plaintext = await service.create_api_key(session, name="poller")
+        created, _ = await service.create_api_key(session, name="poller")
+    assert service.needs_use_recorded(created)
+
+    async def last_used() -> datetime | None:
+        async with database.read() as session:
+            return (await session.get(ApiKey, created.id)).last_used_at  # type: ignore[union-attr]
+
     async with database.transaction() as session:
-        first = (await service.authenticate_api_key(session, plaintext)).last_used_at
+        await service.record_api_key_use(session, created.id)
+    first = await last_used()
+    assert first is not None
     async with database.transaction() as session:
-        second = (await service.authenticate_api_key(session, plaintext)).last_used_at
-    assert first == second
+        await service.record_api_key_use(session, created.id)
+    assert await last_used() == first
+
     async with database.transaction() as session:
-        key = await service.authenticate_api_key(session, plaintext)
-        assert first is not None
-        key.last_used_at = first - timedelta(minutes=2)
+        await session.execute(
+            update(ApiKey)
+            .where(ApiKey.id == created.id)
+            .values(last_used_at=first - timedelta(minutes=2))
+        )
     async with database.transaction() as session:
-        third = (await service.authenticate_api_key(session, plaintext)).last_used_at
+        await service.record_api_key_use(session, created.id)
+    third = await last_used()
     assert third is not None
     assert third > first
 

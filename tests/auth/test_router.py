@@ -172,7 +172,7 @@ async def test_bad_tokens_are_401(
     assert response.json()["error_code"] == "UNAUTHORIZED"
     missing = await client.get("/api/v1/auth/me")
     assert missing.status_code == 401
-    assert missing.json()["detail"] == "A bearer token is required"
+    assert missing.json()["detail"] == "This endpoint needs a bearer token"
 
 
 async def test_no_password_or_token_reaches_the_log(

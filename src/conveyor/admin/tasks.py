@@ -3,14 +3,17 @@
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Query
+from fastapi import Depends, Query
 from pydantic import BaseModel, ConfigDict
 
 from conveyor import tasks
+from conveyor.auth.policies import ADMIN
 from conveyor.database import ReadSession, WriteSession
 from conveyor.errors import PLATFORM, ConflictError, NotFoundError
 
-router = PLATFORM.router(prefix="/api/v1/admin/tasks", tags=["admin: tasks"])
+router = PLATFORM.router(
+    prefix="/api/v1/admin/tasks", tags=["admin: tasks"], dependencies=[Depends(ADMIN)]
+)
 
 
 class TaskRead(BaseModel):

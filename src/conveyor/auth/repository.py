@@ -1,8 +1,9 @@
 """Every query of the auth package."""
 
 import uuid
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from conveyor.auth.models import ApiKey, User
@@ -43,3 +44,17 @@ async def add_api_key(session: AsyncSession, api_key: ApiKey) -> ApiKey:
     session.add(api_key)
     await session.flush()
     return api_key
+
+
+async def touch_api_key(
+    session: AsyncSession, key_id: str, *, now: datetime, unless_after: datetime
+) -> None:
+    """Record a use of the key (one conditional UPDATE: concurrent requests write once)."""
+    await session.execute(
+        update(ApiKey)
+        .where(
+            ApiKey.id == key_id,
+            or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at <= unless_after),
+        )
+        .values(last_used_at=now)
+    )

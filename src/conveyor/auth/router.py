@@ -5,16 +5,18 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordRequestForm
+from fastapi.security import OAuth2PasswordRequestForm
 
 from conveyor.auth import service
+from conveyor.auth.policies import OPEN, SIGNED_IN, Principal
 from conveyor.auth.schemas import SignupComplete, SignupCreate, TokenRead, UserRead
 from conveyor.config import Settings
 from conveyor.database import ReadSession, WriteSession
-from conveyor.errors import PLATFORM, AuthenticationError
+from conveyor.errors import PLATFORM
 
 router = PLATFORM.router(prefix="/api/v1/auth", tags=["auth"])
-_bearer = HTTPBearer(auto_error=False)
+
+SignedIn = Annotated[Principal, Depends(SIGNED_IN)]
 
 
 def _settings(request: Request) -> Settings:
@@ -22,23 +24,17 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
-async def signed_in_user_id(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> uuid.UUID:
-    """The id in a valid bearer token (the user is loaded by the caller's session)."""
-    if credentials is None:
-        raise AuthenticationError(
-            "A bearer token is required", headers={"WWW-Authenticate": "Bearer"}
-        )
-    secret = _settings(request).secret_key.get_secret_value()
-    return service.user_id_from_token(credentials.credentials, secret=secret)
+def _user_id(principal: Principal) -> uuid.UUID:
+    assert principal.user_id is not None  # SIGNED_IN admits users only
+    return principal.user_id
 
 
-SignedInUserId = Annotated[uuid.UUID, Depends(signed_in_user_id)]
-
-
-@router.post("/token", response_model=TokenRead, summary="Sign in with email and password")
+@router.post(
+    "/token",
+    response_model=TokenRead,
+    summary="Sign in with email and password",
+    dependencies=[Depends(OPEN)],
+)
 async def token(
     request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
@@ -54,11 +50,17 @@ async def token(
 
 
 @router.get("/me", response_model=UserRead, summary="The signed-in user")
-async def me(user_id: SignedInUserId, session: ReadSession) -> UserRead:
-    return UserRead.model_validate(await service.get_active(session, user_id))
+async def me(principal: SignedIn, session: ReadSession) -> UserRead:
+    return UserRead.model_validate(await service.get_active(session, _user_id(principal)))
 
 
-@router.post("/signup", response_model=UserRead, status_code=201, summary="Create an account")
+@router.post(
+    "/signup",
+    response_model=UserRead,
+    status_code=201,
+    summary="Create an account",
+    dependencies=[Depends(OPEN)],
+)
 async def signup(body: SignupCreate, session: WriteSession) -> UserRead:
     user = await service.create_user(
         session, email=str(body.email), password=body.password, name=body.name
@@ -70,9 +72,9 @@ async def signup(body: SignupCreate, session: WriteSession) -> UserRead:
     "/complete-signup", response_model=UserRead, summary="Finish the signed-in user's profile"
 )
 async def complete_signup(
-    body: SignupComplete, user_id: SignedInUserId, session: WriteSession
+    body: SignupComplete, principal: SignedIn, session: WriteSession
 ) -> UserRead:
     user = await service.complete_signup(
-        session, user_id, phone=body.phone, accepted_terms=body.accepted_terms
+        session, _user_id(principal), phone=body.phone, accepted_terms=body.accepted_terms
     )
     return UserRead.model_validate(user)

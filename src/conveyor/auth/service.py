@@ -112,18 +112,31 @@ async def create_api_key(
 
 
 async def authenticate_api_key(session: AsyncSession, plaintext: str | None) -> ApiKey:
-    """The active key for this header value; every failure gives the same answer."""
+    """The active key for this header value; every failure gives the same answer.
+
+    Reads only, so callers can check a key in a read session (see `record_api_key_use`).
+    """
     material = keys.parse(plaintext or "")
     api_key = await repository.get_api_key(session, material.key_id) if material else None
     stored = api_key.secret_hash if api_key else keys.digest("")
     valid = keys.matches(material.secret if material else "-", stored)
     if api_key is None or not valid or not api_key.active:
         raise AuthenticationError(INVALID_API_KEY)
-    now = utcnow()
-    if api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_RESOLUTION:
-        api_key.last_used_at = now
-        await session.flush()
     return api_key
+
+
+def needs_use_recorded(api_key: ApiKey) -> bool:
+    """Whether the key's last use is older than the resolution at which it is kept."""
+    last = api_key.last_used_at
+    return last is None or utcnow() - last >= LAST_USED_RESOLUTION
+
+
+async def record_api_key_use(session: AsyncSession, key_id: str) -> None:
+    """Set the key's last use to now, unless another request already did within a minute."""
+    now = utcnow()
+    await repository.touch_api_key(
+        session, key_id, now=now, unless_after=now - LAST_USED_RESOLUTION
+    )
 
 
 async def revoke_api_key(session: AsyncSession, key_id: str) -> ApiKey:
