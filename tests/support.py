@@ -26,6 +26,8 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "log_format": "console",
         "log_level": "WARNING",
         "embedded_worker": False,
+        # Tests share one Redis: each app counts in its own namespace unless told otherwise.
+        "rate_limit_key_prefix": f"conveyor-test-{uuid.uuid4().hex}",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     worker_lease_seconds: float = Field(default=30.0, ge=1)
     worker_grace_seconds: float = Field(default=10.0, ge=0)
     task_retention_hours: float = Field(default=168.0, gt=0)
+    rate_limits_enabled: bool = True
+    rate_limits: dict[str, str] = Field(default_factory=dict)
+    """Overrides by limit name, as JSON: `{"routing.create_job": "20/minute"}`."""
+    rate_limit_key_prefix: str = "conveyor-ratelimit"
+    """Prefix of the counters in Redis (deployments sharing one Redis need different ones)."""
 
     @field_validator("services", mode="before")
     @classmethod
@@ -62,6 +67,20 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"unknown service(s) {', '.join(unknown)}; choose from {', '.join(SURFACES)}"
             )
+        return value
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _parse_rate_limits(cls, value: dict[str, str]) -> dict[str, str]:
+        from limits import parse
+
+        for name, limit in value.items():
+            try:
+                parse(limit)
+            except ValueError:
+                raise ValueError(
+                    f"rate limit {name!r}: {limit!r} is not like '10/minute' or '100 per hour'"
+                ) from None
         return value
 
     @field_validator("log_level")

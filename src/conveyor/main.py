@@ -26,6 +26,7 @@ from conveyor.errors import (
 )
 from conveyor.module import HealthCheck, Module
 from conveyor.observability import RequestContextMiddleware, configure_logging
+from conveyor.ratelimit import RateLimiter
 
 PLATFORM_MODULES = ("conveyor.health", "conveyor.auth", "conveyor.admin")
 """Packages that are always mounted."""
@@ -98,6 +99,7 @@ def create_app(
         redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
         app.state.database = database
         app.state.redis = redis
+        app.state.rate_limiter = RateLimiter.from_settings(settings, redis)
         app.state.migration_heads = head_revisions()
         worker = (
             tasks.Worker(database, worker_config(settings))

@@ -13,6 +13,7 @@ from conveyor.auth.schemas import SignupComplete, SignupCreate, TokenRead, UserR
 from conveyor.config import Settings
 from conveyor.database import ReadSession, WriteSession
 from conveyor.errors import PLATFORM
+from conveyor.ratelimit import SIGN_IN, SIGN_UP
 
 router = PLATFORM.router(prefix="/api/v1/auth", tags=["auth"])
 
@@ -33,7 +34,7 @@ def _user_id(principal: Principal) -> uuid.UUID:
     "/token",
     response_model=TokenRead,
     summary="Sign in with email and password",
-    dependencies=[Depends(OPEN)],
+    dependencies=[Depends(OPEN), Depends(SIGN_IN)],
 )
 async def token(
     request: Request,
@@ -59,7 +60,7 @@ async def me(principal: SignedIn, session: ReadSession) -> UserRead:
     response_model=UserRead,
     status_code=201,
     summary="Create an account",
-    dependencies=[Depends(OPEN)],
+    dependencies=[Depends(OPEN), Depends(SIGN_UP)],
 )
 async def signup(body: SignupCreate, session: WriteSession) -> UserRead:
     user = await service.create_user(
