@@ -8,8 +8,9 @@ A limit's default comes from the documents; `CONVEYOR_RATE_LIMITS` overrides any
 `CONVEYOR_RATE_LIMITS_ENABLED=false` switches them all off. Callers are counted by API key, else
 user, else client address. Counters live in memory, or in Redis when `CONVEYOR_REDIS_URL` is set,
 so that every API process shares one budget. The window moves (each request counts for exactly
-one period), so `Retry-After` is exact and a boundary never admits a double burst. If Redis cannot be reached, requests are let
-through (and a warning logged): a counter outage must not take the API down.
+one period), so `Retry-After` is exact and a boundary never admits a double burst. If Redis
+cannot be reached, requests are let through (and a warning logged): a counter outage must not
+take the API down.
 """
 
 import math
@@ -67,7 +68,7 @@ class RateLimiter:
                 implementation="redispy",
                 key_prefix=settings.rate_limit_key_prefix,
                 wrap_exceptions=True,
-                connection_pool=redis.connection_pool,
+                connection_pool=redis.connection_pool,  # type: ignore[arg-type]
             )
         else:
             storage = MemoryStorage()

@@ -285,7 +285,9 @@ def _policies(dependant: Dependant) -> tuple[Policy, ...]:
 def route_access(app: FastAPI) -> list[RouteAccess]:
     """Every API route of the app with the policies found among its dependencies."""
     return [
-        RouteAccess(frozenset(context.methods), context.path, _policies(context.dependant))
+        RouteAccess(
+            frozenset(context.methods or ()), context.path or "", _policies(context.dependant)
+        )
         for context in iter_route_contexts(app.routes)
         if isinstance(context.original_route, APIRoute)
     ]
