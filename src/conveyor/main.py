@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from starlette.requests import Request
 from starlette.responses import Response
 
-from conveyor import __version__, tasks
+from conveyor import __version__, idempotency, tasks
 from conveyor.auth.policies import ensure_every_route_has_a_policy
 from conveyor.config import Settings
 from conveyor.database import Database
@@ -28,7 +28,12 @@ from conveyor.module import HealthCheck, Module
 from conveyor.observability import RequestContextMiddleware, configure_logging
 from conveyor.ratelimit import RateLimiter
 
-PLATFORM_MODULES = ("conveyor.health", "conveyor.auth", "conveyor.admin")
+PLATFORM_MODULES = (
+    "conveyor.health",
+    "conveyor.auth",
+    "conveyor.admin",
+    "conveyor.idempotency",
+)
 """Packages that are always mounted."""
 
 ENGINE_PACKAGES = ("conveyor.tasks",)
@@ -139,6 +144,8 @@ def create_app(
 
     resolver = SurfaceResolver(surfaces)
     install_error_handlers(app, resolver)
+    app.add_exception_handler(idempotency.Replay, idempotency.replay_handler)
+    app.add_middleware(idempotency.IdempotencyMiddleware)
     app.add_middleware(ErrorBoundaryMiddleware, resolver=resolver)
     app.add_middleware(RequestContextMiddleware)
     return app

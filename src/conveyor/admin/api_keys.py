@@ -10,6 +10,7 @@ from conveyor.auth import service
 from conveyor.auth.policies import ADMIN
 from conveyor.database import ReadSession, WriteSession
 from conveyor.errors import PLATFORM
+from conveyor.idempotency import IDEMPOTENT
 
 router = PLATFORM.router(
     prefix="/api/v1/admin/api-keys", tags=["admin: API keys"], dependencies=[Depends(ADMIN)]
@@ -41,7 +42,13 @@ class ApiKeyCreated(ApiKeyRead):
     key: str = Field(description="The key itself, `cvk_<id>_<secret>`. Shown only in this answer.")
 
 
-@router.post("", response_model=ApiKeyCreated, status_code=201, summary="Create an API key")
+@router.post(
+    "",
+    response_model=ApiKeyCreated,
+    status_code=201,
+    summary="Create an API key",
+    dependencies=[Depends(IDEMPOTENT)],
+)
 async def create_api_key(body: ApiKeyCreate, session: WriteSession) -> ApiKeyCreated:
     api_key, plaintext = await service.create_api_key(session, name=body.name, scopes=body.scopes)
     return ApiKeyCreated(**ApiKeyRead.model_validate(api_key).model_dump(), key=plaintext)
