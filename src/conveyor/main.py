@@ -33,6 +33,7 @@ PLATFORM_MODULES = (
     "conveyor.auth",
     "conveyor.admin",
     "conveyor.idempotency",
+    "conveyor.webhooks",
 )
 """Packages that are always mounted."""
 
@@ -107,7 +108,7 @@ def create_app(
         app.state.rate_limiter = RateLimiter.from_settings(settings, redis)
         app.state.migration_heads = head_revisions()
         worker = (
-            tasks.Worker(database, worker_config(settings))
+            tasks.Worker(database, worker_config(settings), settings=settings)
             if settings.runs_embedded_worker
             else None
         )

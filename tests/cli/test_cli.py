@@ -225,3 +225,30 @@ def test_api_keys_create_list_revoke(tmp_path: Path) -> None:
     missing = run_cli("api-keys", "revoke", "0000000000000000", cwd=tmp_path)
     assert missing.returncode == 1
     assert "not found" in missing.stderr
+
+
+def test_webhooks_create_list_delete(tmp_path: Path) -> None:
+    assert run_cli("db", "upgrade", cwd=tmp_path).returncode == 0
+    created = run_cli(
+        "webhooks",
+        "create",
+        "http://localhost:9000/hooks",
+        "--events",
+        "batch.completed, registration.failed",
+        cwd=tmp_path,
+    )
+    assert created.returncode == 0, created.stderr
+    secret = created.stdout.strip()
+    assert secret.startswith("whsec_"), "the secret is alone on standard output"
+    subscription_id = created.stderr.split(" as ")[1].split(";")[0].strip()
+    listed = run_cli("webhooks", "list", cwd=tmp_path)
+    assert subscription_id in listed.stdout
+    assert "batch.completed, registration.failed" in listed.stdout
+    assert secret not in listed.stdout
+    assert run_cli("webhooks", "delete", subscription_id, cwd=tmp_path).returncode == 0
+    assert subscription_id not in run_cli("webhooks", "list", cwd=tmp_path).stdout
+    bad = run_cli("webhooks", "create", "not a url", "--events", "Nope", cwd=tmp_path)
+    assert bad.returncode == 1
+    assert "url:" in bad.stderr
+    assert "event_types.0:" in bad.stderr
+    assert "Traceback" not in bad.stderr

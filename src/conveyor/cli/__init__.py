@@ -11,6 +11,7 @@ from conveyor.cli import api_keys as api_keys_commands
 from conveyor.cli import db as db_commands
 from conveyor.cli import tasks as tasks_commands
 from conveyor.cli import users as users_commands
+from conveyor.cli import webhooks as webhooks_commands
 from conveyor.cli.common import CliError
 from conveyor.cli.serve import serve
 from conveyor.cli.worker import worker
@@ -28,6 +29,7 @@ app.add_typer(db_commands.app, name="db")
 app.add_typer(tasks_commands.app, name="tasks")
 app.add_typer(users_commands.app, name="users")
 app.add_typer(api_keys_commands.app, name="api-keys")
+app.add_typer(webhooks_commands.app, name="webhooks")
 
 
 @app.command()

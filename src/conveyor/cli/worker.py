@@ -64,7 +64,7 @@ def worker(
         )
         try:
             await _check_schema(database)
-            await _run(tasks.Worker(database, config))
+            await _run(tasks.Worker(database, config, settings=settings))
         finally:
             await database.dispose()
 

@@ -23,7 +23,7 @@ from conveyor.tasks.exceptions import (
     UnknownTask,
 )
 from conveyor.tasks.models import ACTIVE_STATUSES, Task, TaskSchedule, TaskStatus
-from conveyor.tasks.policy import Backoff
+from conveyor.tasks.policy import Backoff, RetryPolicy, Schedule
 from conveyor.tasks.registry import Registry, TaskDefinition, registry, task
 from conveyor.tasks.service import (
     Enqueued,
@@ -61,6 +61,8 @@ __all__ = [
     "PermanentFailure",
     "Registry",
     "Retry",
+    "RetryPolicy",
+    "Schedule",
     "Task",
     "TaskContext",
     "TaskDefinition",

@@ -16,6 +16,7 @@ from conveyor.tasks.exceptions import Cancelled, LeaseLost
 from conveyor.tasks.repository import Attempt
 
 if TYPE_CHECKING:
+    from conveyor.config import Settings
     from conveyor.database import Database
 
 
@@ -53,6 +54,8 @@ class TaskContext:
     worker_id: str
     database: "Database" = field(repr=False)
     config: WorkerConfig = field(repr=False)
+    settings: "Settings | None" = field(default=None, repr=False)
+    """The application's settings, when the worker was given them (always, in Conveyor)."""
     cancel_requested: bool = False
     """Set when someone cancelled this task while it runs (refreshed by heartbeats)."""
     lease_lost: bool = False
@@ -65,6 +68,13 @@ class TaskContext:
         return structlog.get_logger("conveyor.tasks").bind(
             task_id=self.task_id, task_name=self.name, attempt=self.attempt
         )
+
+    @property
+    def app_settings(self) -> "Settings":
+        """The application's settings; handlers that call outside systems need them."""
+        if self.settings is None:
+            raise RuntimeError(f"task {self.name} needs settings, but its worker has none")
+        return self.settings
 
     @property
     def idempotency_key(self) -> str:

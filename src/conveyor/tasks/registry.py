@@ -10,7 +10,7 @@ from cronsim import CronSim, CronSimError
 from pydantic import BaseModel
 
 from conveyor.tasks.exceptions import UnknownTask
-from conveyor.tasks.policy import Backoff
+from conveyor.tasks.policy import Backoff, RetryPolicy
 
 if TYPE_CHECKING:
     from conveyor.tasks.context import TaskContext
@@ -28,7 +28,7 @@ class TaskDefinition:
     queue: str = "default"
     priority: int = 0
     max_attempts: int = 5
-    backoff: Backoff = field(default_factory=Backoff)
+    backoff: RetryPolicy = field(default_factory=Backoff)
     timeout: timedelta | None = timedelta(minutes=5)
     cron: str | None = None
 
@@ -105,7 +105,7 @@ def task(
     queue: str = "default",
     priority: int = 0,
     max_attempts: int = 5,
-    backoff: Backoff | None = None,
+    backoff: RetryPolicy | None = None,
     timeout: timedelta | None = timedelta(minutes=5),
     cron: str | None = None,
     into: Registry | None = None,

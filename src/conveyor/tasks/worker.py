@@ -25,6 +25,7 @@ from cronsim import CronSim
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from conveyor.config import Settings
 from conveyor.database import Database
 from conveyor.kit.clock import utcnow
 from conveyor.tasks import notify, repository, service
@@ -62,8 +63,10 @@ class Worker:
         worker_id: str | None = None,
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
+        settings: Settings | None = None,
     ) -> None:
         self.database = database
+        self.settings = settings
         self.config = config or WorkerConfig()
         self.tasks = tasks
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -232,6 +235,7 @@ class Worker:
             worker_id=self.worker_id,
             database=self.database,
             config=self.config,
+            settings=self.settings,
         )
         execution = asyncio.create_task(self._execute(claimed, context), name=f"task-{claimed.id}")
         self._running[claimed.id] = (execution, context)
