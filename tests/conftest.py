@@ -7,7 +7,7 @@ with `CONVEYOR_TEST_REDIS_URL` set, Redis-backed features use that server.
 
 import asyncio
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -20,6 +20,8 @@ from conveyor.config import Settings
 from conveyor.database import Base, Database
 from conveyor.main import create_app, import_all_models
 from tests.support import POSTGRES_URL, REDIS_URL, api_key_headers, make_settings
+
+pytest_plugins = ("pytester", "tests.secrets_guard")
 
 
 def pytest_report_header() -> str:
@@ -101,10 +103,16 @@ async def app(settings: Settings) -> FastAPI:
 
 
 @pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def client(
+    app: FastAPI, no_echoed_credentials: Callable[[httpx.Response], Awaitable[None]]
+) -> AsyncIterator[httpx.AsyncClient]:
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://test",
+            event_hooks={"response": [no_echoed_credentials]},
+        ) as http,
     ):
         yield http
 

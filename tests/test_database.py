@@ -6,10 +6,11 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from sqlalchemy import bindparam, text
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
+from conveyor.auth.policies import OPEN
 from conveyor.config import Settings
 from conveyor.database import Database, UTCDateTime, WriteSession, normalize_url
 from conveyor.errors import PLATFORM, ConflictError
@@ -128,7 +129,7 @@ async def test_sqlite_connections_are_configured(database: Database) -> None:
 
 
 def _probe_module() -> Module:
-    router = PLATFORM.router(prefix="/probe")
+    router = PLATFORM.router(prefix="/probe", dependencies=[Depends(OPEN)])
 
     @router.post("/{name}", status_code=201)
     async def create(name: str, session: WriteSession) -> dict[str, str]:

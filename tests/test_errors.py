@@ -4,9 +4,10 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
+from conveyor.auth.policies import OPEN
 from conveyor.config import Settings
 from conveyor.errors import (
     ConflictError,
@@ -40,7 +41,7 @@ class Thing(BaseModel):
 def _module(name: str, errors: ErrorFormat) -> Module:
     prefix = f"/t/{name}"
     surface = Surface(name, errors, prefixes=(prefix,))
-    router = surface.router(prefix=prefix)
+    router = surface.router(prefix=prefix, dependencies=[Depends(OPEN)])
 
     @router.post("/things", status_code=201)
     async def create_thing(thing: Thing) -> dict[str, Any]:
