@@ -24,7 +24,7 @@ def create(
     """Subscribe URL. The signing secret is printed once, alone on the last line of stdout."""
     try:
         body = SubscriptionCreate(
-            url=url,  # type: ignore[arg-type]
+            url=url,
             event_types=[event.strip() for event in events.split(",") if event.strip()],
             description=description,
         )
