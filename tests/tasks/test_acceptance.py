@@ -27,6 +27,9 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 LEASE_SECONDS = 2.0
 
+OURS = "FROM task WHERE name LIKE 'accept.%'"
+"""This test's tasks, not the periodic ones (pruning) that workers enqueue on the hour."""
+
 
 class Workers:
     """Starts and signals `conveyor worker` subprocesses on one database."""
@@ -135,13 +138,13 @@ async def test_crash_recovery_loses_nothing_and_duplicates_nothing(
             await asyncio.sleep(rng.uniform(0.0, 0.5))
             running[victim] = workers.start()
         await asyncio.sleep(0.02)
-    await until(database, "SELECT count(*) FROM task WHERE status = 'succeeded'", total, within=120)
+    await until(database, f"SELECT count(*) {OURS} AND status = 'succeeded'", total, within=120)
 
     rows = await scalar(database, "SELECT count(*) FROM accept_row")
     distinct = await scalar(database, "SELECT count(DISTINCT n) FROM accept_row")
     runs = await scalar(database, "SELECT count(*) FROM accept_run")
     assert (rows, distinct) == (total, total), workers.logs()
-    assert await scalar(database, "SELECT count(*) FROM task WHERE status <> 'succeeded'") == 0
+    assert await scalar(database, f"SELECT count(*) {OURS} AND status <> 'succeeded'") == 0
     with capsys.disabled():
         print(f"\n  crash recovery: {kills} SIGKILLs, {runs - total} duplicate executions")
     assert runs >= total
@@ -198,14 +201,14 @@ async def test_sigterm_leaves_no_task_claimed(database: Database, workers: Worke
         await enqueue_many(session, "accept.sleep", [{"seconds": 30}] * 12)
         quick = await enqueue(session, "accept.sleep", {"seconds": 0.0}, priority=-1)
     process = workers.start(concurrency=8, grace=1.0)
-    await until(database, "SELECT count(*) FROM task WHERE status = 'running'", 8)
+    await until(database, f"SELECT count(*) {OURS} AND status = 'running'", 8)
     await until(database, f"SELECT status FROM task WHERE id = {quick.id}", "succeeded")
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0, workers.logs()
-    assert await scalar(database, "SELECT count(*) FROM task WHERE status = 'running'") == 0
-    assert await scalar(database, "SELECT count(*) FROM task WHERE locked_by IS NOT NULL") == 0
-    assert await scalar(database, "SELECT count(*) FROM task WHERE status = 'queued'") == 12
-    assert await scalar(database, "SELECT max(attempts) FROM task WHERE status = 'queued'") == 0
+    assert await scalar(database, f"SELECT count(*) {OURS} AND status = 'running'") == 0
+    assert await scalar(database, f"SELECT count(*) {OURS} AND locked_by IS NOT NULL") == 0
+    assert await scalar(database, f"SELECT count(*) {OURS} AND status = 'queued'") == 12
+    assert await scalar(database, f"SELECT max(attempts) {OURS} AND status = 'queued'") == 0
 
 
 async def test_four_workers_never_run_one_attempt_twice(
@@ -218,7 +221,7 @@ async def test_four_workers_never_run_one_attempt_twice(
         # A normal lease: four processes queue for SQLite's write lock, and a 2-second lease
         # would let some tasks be rescued (legitimately run again as a new attempt).
         workers.start(concurrency=6, lease=30.0)
-    await until(database, "SELECT count(*) FROM task WHERE status = 'succeeded'", total, within=120)
+    await until(database, f"SELECT count(*) {OURS} AND status = 'succeeded'", total, within=120)
     async with database.read() as session:
         runs = (
             await session.execute(
