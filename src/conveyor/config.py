@@ -47,6 +47,15 @@ class Settings(BaseSettings):
     rate_limits_enabled: bool = True
     rate_limits: dict[str, str] = Field(default_factory=dict)
     """Overrides by limit name, as JSON: `{"routing.create_job": "20/minute"}`."""
+    routing_max_routings: int = Field(default=3, ge=1, le=50)
+    """004: how many of the best-matching companies a job is routed to."""
+    mock_pos_latency_ms: int = Field(default=50, ge=0)
+    mock_pos_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    mock_pos_completion_minutes: float = Field(default=5.0, ge=0.0)
+    servicetitan_auth_url: str = "https://auth.servicetitan.io"
+    servicetitan_api_url: str = "https://api.servicetitan.io"
+    servicetitan_booking_provider_id: str = "tradeengage"
+    servicetitan_timeout_seconds: float = Field(default=10.0, gt=0)
     rate_limit_key_prefix: str = "conveyor-ratelimit"
     """Prefix of the counters in Redis (deployments sharing one Redis need different ones)."""
 

@@ -42,7 +42,7 @@ ENGINE_PACKAGES = ("conveyor.tasks",)
 
 log = structlog.get_logger(__name__)
 
-SURFACE_MODULES: dict[str, str] = {}
+SURFACE_MODULES: dict[str, str] = {"routing": "conveyor.routing"}
 """Surface name (as in `CONVEYOR_SERVICES`) -> the package that implements it."""
 
 

@@ -1,0 +1,508 @@
+"""Use cases of document 004: companies, technicians, jobs routed by skill, and their sync."""
+
+import uuid
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from datetime import timedelta
+from decimal import Decimal
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from conveyor import tasks
+from conveyor.config import Settings
+from conveyor.database import Database
+from conveyor.errors import NotFoundError, ValidationError
+from conveyor.kit.clock import utcnow
+from conveyor.kit.crypto import SecretBox
+from conveyor.routing import metrics, repository
+from conveyor.routing.models import (
+    LEVEL_RANK,
+    Company,
+    Job,
+    JobRouting,
+    JobStatus,
+    ProviderType,
+    SyncStatus,
+    Technician,
+)
+from conveyor.routing.providers import (
+    Booking,
+    MockPointOfSale,
+    PointOfSale,
+    ProviderError,
+    ServiceTitanClient,
+    ServiceTitanCredentials,
+)
+from conveyor.routing.schemas import (
+    CompanyCreate,
+    CompanyRead,
+    CompanyUpdate,
+    JobCreate,
+    ProviderSettingsIn,
+    ProviderSettingsRead,
+    SkillIn,
+    SyncEvent,
+)
+
+log = structlog.get_logger(__name__)
+
+RANK_LEVEL = {rank: level for level, rank in LEVEL_RANK.items()}
+
+
+def normalize(name: str) -> str:
+    """Skills and categories match whatever their case or surrounding spaces."""
+    return " ".join(name.split()).lower()
+
+
+def score(
+    requirements: Mapping[str, int],
+    *,
+    skills: Mapping[str, int],
+    primary_skill: str | None,
+    in_category: bool,
+    provider_configured: bool,
+) -> float:
+    """The matching formula, in plain Python (the SQL in `repository.best_matches` agrees).
+
+    Per required skill the company has: its level + 0.5 x (level - required) at or above the
+    required level, else 0.5 x level; -2 per missing skill; +1.5 when the primary skill is
+    required; +0.5 for the category; +0.3 when the provider is configured. Levels are 1, 2, 3.
+    """
+    total = 0.0
+    for skill, required in requirements.items():
+        level = skills.get(skill)
+        if level is None:
+            total -= 2
+        elif level >= required:
+            total += level + 0.5 * (level - required)
+        else:
+            total += 0.5 * level
+    if primary_skill is not None and primary_skill in requirements:
+        total += 1.5
+    if in_category:
+        total += 0.5
+    if provider_configured:
+        total += 0.3
+    return round(total, 1)
+
+
+# -- companies ------------------------------------------------------------------------------
+
+
+def _box(settings: Settings) -> SecretBox:
+    return SecretBox(settings.secret_key.get_secret_value(), purpose="provider-credentials")
+
+
+def _apply_provider_settings(
+    company: Company, provider_settings: ProviderSettingsIn, box: SecretBox
+) -> None:
+    fields = provider_settings.model_fields_set
+    if "tenant_id" in fields:
+        company.st_tenant_id = provider_settings.tenant_id
+    if "client_id" in fields:
+        company.st_client_id = provider_settings.client_id
+    if "client_secret" in fields:
+        secret = provider_settings.client_secret
+        company.st_client_secret_sealed = box.seal(secret) if secret else None
+    if "app_key" in fields:
+        key = provider_settings.app_key
+        company.st_app_key_sealed = box.seal(key) if key else None
+
+
+async def create_company(
+    session: AsyncSession, settings: Settings, body: CompanyCreate
+) -> CompanyRead:
+    company = Company(
+        name=body.name,
+        primary_skill=normalize(body.primary_skill) if body.primary_skill else None,
+        active=body.active,
+        provider_type=body.provider_type.value,
+    )
+    if body.provider_settings is not None:
+        _apply_provider_settings(company, body.provider_settings, _box(settings))
+    await repository.add(session, company)
+    await repository.replace_skills(
+        session, company.id, {normalize(s.name): s.level.rank for s in body.skills}
+    )
+    await repository.replace_categories(session, company.id, map(normalize, body.categories))
+    return await read_company(session, company)
+
+
+async def update_company(
+    session: AsyncSession, settings: Settings, company_id: uuid.UUID, body: CompanyUpdate
+) -> CompanyRead:
+    company = await get_company(session, company_id)
+    fields = body.model_fields_set
+    if "name" in fields and body.name is not None:
+        company.name = body.name
+    if "primary_skill" in fields:
+        company.primary_skill = normalize(body.primary_skill) if body.primary_skill else None
+    if "active" in fields and body.active is not None:
+        company.active = body.active
+    if "provider_type" in fields and body.provider_type is not None:
+        company.provider_type = body.provider_type.value
+    if body.provider_settings is not None:
+        _apply_provider_settings(company, body.provider_settings, _box(settings))
+    company.updated_at = utcnow()
+    await session.flush()
+    if body.skills is not None:
+        await repository.replace_skills(
+            session, company.id, {normalize(s.name): s.level.rank for s in body.skills}
+        )
+    if body.categories is not None:
+        await repository.replace_categories(session, company.id, map(normalize, body.categories))
+    return await read_company(session, company)
+
+
+async def get_company(session: AsyncSession, company_id: uuid.UUID) -> Company:
+    company = await repository.get_company(session, company_id)
+    if company is None:
+        raise NotFoundError(f"Company {company_id} not found")
+    return company
+
+
+async def read_company(session: AsyncSession, company: Company) -> CompanyRead:
+    return (await read_companies(session, [company]))[0]
+
+
+async def read_companies(session: AsyncSession, companies: list[Company]) -> list[CompanyRead]:
+    ids = [company.id for company in companies]
+    skills = await repository.skills_of(session, ids)
+    categories = await repository.categories_of(session, ids)
+    return [
+        CompanyRead(
+            id=company.id,
+            name=company.name,
+            skills=[
+                SkillIn(name=skill, level=RANK_LEVEL[level]) for skill, level in skills[company.id]
+            ],
+            primary_skill=company.primary_skill,
+            categories=categories[company.id],
+            active=company.active,
+            provider_type=ProviderType(company.provider_type),
+            provider_configured=company.provider_configured,
+            provider_settings=ProviderSettingsRead(
+                tenant_id=company.st_tenant_id,
+                client_id=company.st_client_id,
+                client_secret_set=company.st_client_secret_sealed is not None,
+                app_key_set=company.st_app_key_sealed is not None,
+            ),
+            created_at=company.created_at,
+            updated_at=company.updated_at,
+        )
+        for company in companies
+    ]
+
+
+async def list_companies(session: AsyncSession, *, limit: int, offset: int) -> list[CompanyRead]:
+    companies = await repository.list_companies(session, limit=limit, offset=offset)
+    return await read_companies(session, companies)
+
+
+async def create_technician(
+    session: AsyncSession, company_id: uuid.UUID, *, name: str
+) -> Technician:
+    await get_company(session, company_id)
+    technician = Technician(company_id=company_id, name=name)
+    await repository.add(session, technician)
+    return technician
+
+
+async def list_technicians(session: AsyncSession, company_id: uuid.UUID) -> list[Technician]:
+    await get_company(session, company_id)
+    return await repository.list_technicians(session, company_id)
+
+
+# -- jobs -----------------------------------------------------------------------------------
+
+
+async def create_job(session: AsyncSession, settings: Settings, body: JobCreate) -> Job:
+    """The job, its routings to the best-matching companies and one sync task per routing,
+    all in the caller's transaction."""
+    company = await repository.get_company(session, body.created_by_company_id)
+    if company is None:
+        raise NotFoundError(f"Company {body.created_by_company_id} not found")
+    technician = await repository.get_technician(session, body.created_by_technician_id)
+    if technician is None:
+        raise NotFoundError(f"Technician {body.created_by_technician_id} not found")
+    if technician.company_id != company.id:
+        raise ValidationError(
+            f"Technician {technician.id} does not belong to company {company.id}",
+            details={"field": "created_by_technician_id"},
+        )
+    requirements = {normalize(skill): rank for skill, rank in body.requirements().items()}
+    category = normalize(body.category) if body.category else None
+    job = Job(
+        summary=body.summary,
+        street=body.address.street,
+        city=body.address.city,
+        state=body.address.state,
+        zip_code=body.address.zip_code,
+        homeowner_name=body.homeowner.name,
+        homeowner_phone=body.homeowner.phone,
+        homeowner_email=str(body.homeowner.email) if body.homeowner.email else None,
+        created_by_company_id=company.id,
+        created_by_technician_id=technician.id,
+        required_skills=list(requirements),
+        skill_levels={skill: RANK_LEVEL[rank].value for skill, rank in requirements.items()},
+        category=category,
+        status=JobStatus.PENDING.value,
+    )
+    await repository.add(session, job)
+    matches = await repository.best_matches(
+        session,
+        requirements=requirements,
+        category=category,
+        exclude=company.id,
+        limit=settings.routing_max_routings,
+    )
+    routings = [
+        JobRouting(
+            job_id=job.id,
+            company_id_received=match.company_id,
+            sync_status=SyncStatus.PENDING.value,
+            matching_score=match.score,
+            matched_skills=match.matched_skills,
+        )
+        for match in matches
+    ]
+    await repository.add(session, *routings)
+    events = [
+        SyncEvent(
+            routing_id=routing.id,
+            job_id=job.id,
+            company_id=match.company_id,
+            matching_score=match.score,
+            matched_skills=match.matched_skills,
+            provider_type=ProviderType(match.provider_type),
+        )
+        for routing, match in zip(routings, matches, strict=True)
+    ]
+    if events:
+        await tasks.enqueue_many(session, "routing.sync", events)
+    metrics.job_creation_total.inc()
+    metrics.job_routing_total.inc(len(routings))
+    log.info(
+        "Job created successfully",
+        job_id=str(job.id),
+        matching_score=matches[0].score if matches else None,
+        routings=len(routings),
+    )
+    return job
+
+
+async def get_job(session: AsyncSession, job_id: uuid.UUID) -> Job:
+    job = await repository.get_job(session, job_id)
+    if job is None:
+        raise NotFoundError(f"Job {job_id} not found")
+    return job
+
+
+async def list_jobs(session: AsyncSession, *, skip: int, limit: int) -> list[Job]:
+    return await repository.list_jobs(session, skip=skip, limit=limit)
+
+
+async def routings_of(session: AsyncSession, job_id: uuid.UUID) -> list[JobRouting]:
+    await get_job(session, job_id)
+    return await repository.routings_of(session, job_id)
+
+
+# -- sync -----------------------------------------------------------------------------------
+
+
+def provider_for(company: Company, settings: Settings) -> PointOfSale:
+    if company.provider_type == ProviderType.MOCK:
+        return MockPointOfSale(
+            latency=settings.mock_pos_latency_ms / 1000,
+            failure_rate=settings.mock_pos_failure_rate,
+            completion_after=timedelta(minutes=settings.mock_pos_completion_minutes),
+        )
+    if not company.provider_configured:
+        raise ProviderError(f"company {company.id} has no complete ServiceTitan settings")
+    box = _box(settings)
+    assert company.st_client_secret_sealed is not None
+    assert company.st_app_key_sealed is not None
+    return ServiceTitanClient(
+        ServiceTitanCredentials(
+            tenant_id=company.st_tenant_id or "",
+            client_id=company.st_client_id or "",
+            client_secret=box.open(company.st_client_secret_sealed),
+            app_key=box.open(company.st_app_key_sealed),
+        ),
+        auth_url=settings.servicetitan_auth_url,
+        api_url=settings.servicetitan_api_url,
+        booking_provider_id=settings.servicetitan_booking_provider_id,
+        timeout=settings.servicetitan_timeout_seconds,
+    )
+
+
+async def claim_for_sync(database: Database, routing_id: uuid.UUID) -> JobRouting | None:
+    """Mark the routing as being synced now; None when there is nothing left to do."""
+    async with database.transaction() as session:
+        routing = await repository.get_routing(session, routing_id)
+        if routing is None or routing.sync_status in (SyncStatus.SYNCED, SyncStatus.COMPLETED):
+            return None
+        now = utcnow()
+        routing.sync_status = SyncStatus.PROCESSING.value
+        routing.claimed_at = now
+        routing.last_sync_attempt = now
+        routing.updated_at = now
+        return routing
+
+
+async def booking_for(database: Database, routing: JobRouting, attempt: int) -> Booking:
+    async with database.read() as session:
+        job = await get_job(session, routing.job_id)
+    return Booking(
+        routing_id=str(routing.id),
+        summary=job.summary,
+        street=job.street,
+        city=job.city,
+        state=job.state,
+        zip_code=job.zip_code,
+        homeowner_name=job.homeowner_name,
+        homeowner_phone=job.homeowner_phone,
+        homeowner_email=job.homeowner_email,
+        attempt=attempt,
+    )
+
+
+async def record_synced(session: AsyncSession, routing_id: uuid.UUID, external_id: str) -> None:
+    routing = await repository.get_routing(session, routing_id)
+    if routing is None:
+        return
+    now = utcnow()
+    routing.sync_status = SyncStatus.SYNCED.value
+    routing.external_id = external_id
+    routing.last_synced_at = now
+    routing.error_message = None
+    routing.updated_at = now
+    await session.flush()
+    metrics.sync_success_total.inc()
+
+
+async def record_failure(
+    session: AsyncSession, routing_id: uuid.UUID, error: str, *, final: bool
+) -> None:
+    routing = await repository.get_routing(session, routing_id)
+    if routing is None:
+        return
+    routing.retry_count += 1
+    routing.error_message = error[:2000]
+    routing.sync_status = (SyncStatus.FAILED if final else SyncStatus.PENDING).value
+    routing.updated_at = utcnow()
+    await session.flush()
+    metrics.sync_failure_total.inc()
+
+
+async def sync_routing(
+    database: Database,
+    settings: Settings,
+    routing_id: uuid.UUID,
+    *,
+    attempt: int,
+    final: bool,
+    commit: Callable[[], AbstractAsyncContextManager[AsyncSession]] | None = None,
+) -> str | None:
+    """One sync attempt: claim, call the provider outside any transaction, record the result.
+
+    The success is written through `commit` (a task passes `ctx.complete`, so it commits with
+    the task's own completion). Returns the error, or None when synced or nothing was left.
+    """
+    routing = await claim_for_sync(database, routing_id)
+    if routing is None:
+        return None
+    async with database.read() as session:
+        company = await get_company(session, routing.company_id_received)
+    try:
+        provider = provider_for(company, settings)
+        external_id = await provider.book(await booking_for(database, routing, attempt))
+    except ProviderError as exc:
+        async with database.transaction() as session:
+            await record_failure(session, routing_id, str(exc), final=final)
+        return str(exc)
+    async with (commit or database.transaction)() as session:
+        await record_synced(session, routing_id, external_id)
+    return None
+
+
+async def sync_now(
+    database: Database, settings: Settings, job_id: uuid.UUID, company_id: uuid.UUID
+) -> JobRouting:
+    """`POST /jobs/{job_id}/sync`: sync the job to this company now (routing it first if new)."""
+    async with database.transaction() as session:
+        job = await get_job(session, job_id)
+        company = await get_company(session, company_id)
+        if company.id == job.created_by_company_id:
+            raise ValidationError(
+                "A job cannot be routed to the company that requested it",
+                details={"field": "company_id"},
+            )
+        routing = await repository.find_routing(session, job_id, company_id)
+        if routing is None:
+            if not company.active:
+                raise ValidationError(
+                    f"Company {company_id} is not active", details={"field": "company_id"}
+                )
+            routing = JobRouting(
+                job_id=job_id,
+                company_id_received=company_id,
+                sync_status=SyncStatus.PENDING.value,
+                matching_score=None,
+                matched_skills=[],
+            )
+            await repository.add(session, routing)
+            metrics.job_routing_total.inc()
+        routing_id, attempt = routing.id, routing.retry_count + 1
+    await sync_routing(database, settings, routing_id, attempt=attempt, final=False)
+    async with database.read() as session:
+        found = await repository.get_routing(session, routing_id)
+    assert found is not None
+    return found
+
+
+async def check_completions(database: Database, settings: Settings, *, limit: int = 100) -> int:
+    """Ask providers about synced routings; mark finished work completed, with its revenue."""
+    async with database.read() as session:
+        due = await repository.synced_routings(session, synced_before=utcnow(), limit=limit)
+        companies = {
+            routing.company_id_received: await get_company(session, routing.company_id_received)
+            for routing in due
+        }
+    completed = 0
+    for routing in due:
+        assert routing.external_id is not None
+        assert routing.last_synced_at is not None
+        try:
+            provider = provider_for(companies[routing.company_id_received], settings)
+            status = await provider.work_status(
+                routing.external_id, synced_at=routing.last_synced_at
+            )
+        except ProviderError as exc:
+            log.warning("completion_check_failed", routing_id=str(routing.id), error=str(exc))
+            continue
+        if not status.completed:
+            continue
+        async with database.transaction() as session:
+            completed += await complete_routing(session, routing.id, status.revenue)
+    return completed
+
+
+async def complete_routing(
+    session: AsyncSession, routing_id: uuid.UUID, revenue: Decimal | None
+) -> int:
+    routing = await repository.get_routing(session, routing_id)
+    if routing is None or routing.sync_status != SyncStatus.SYNCED:
+        return 0
+    now = utcnow()
+    routing.sync_status = SyncStatus.COMPLETED.value
+    routing.updated_at = now
+    job = await get_job(session, routing.job_id)
+    if job.status != JobStatus.COMPLETED:
+        job.status = JobStatus.COMPLETED.value
+        job.revenue = revenue
+        job.completed_at = now
+        job.updated_at = now
+    await session.flush()
+    return 1

@@ -1,0 +1,125 @@
+"""The matching formula on hand-computed cases, and the SQL that ranks companies with it."""
+
+import random
+import uuid
+
+import pytest
+
+from conveyor.database import Database
+from conveyor.routing import repository
+from conveyor.routing.models import Company, CompanyCategory, CompanySkill
+from conveyor.routing.service import score
+
+
+@pytest.mark.parametrize(
+    ("requirements", "skills", "primary", "in_category", "configured", "expected"),
+    [
+        # expert plumbing asked, expert held: 3 + 0.5*(3-3) = 3
+        ({"plumbing": 3}, {"plumbing": 3}, None, False, False, 3.0),
+        # intermediate asked, expert held: 3 + 0.5*(3-2) = 3.5; +1.5 primary; +0.5; +0.3
+        ({"plumbing": 2}, {"plumbing": 3}, "plumbing", True, True, 5.8),
+        # expert asked, basic held: 0.5*1 = 0.5
+        ({"plumbing": 3}, {"plumbing": 1}, None, False, False, 0.5),
+        # the document's example job: plumbing expert + electrical intermediate, only plumbing
+        # held at expert: 3 - 2 (missing electrical) + 0.5 category + 0.3 configured = 1.8
+        ({"plumbing": 3, "electrical": 2}, {"plumbing": 3}, None, True, True, 1.8),
+        # both missing: -4 + 1.5 (primary required though not held) = -2.5
+        ({"hvac": 1, "roofing": 1}, {"plumbing": 3}, "hvac", False, False, -2.5),
+        # basic asked, intermediate held: 2 + 0.5 = 2.5; electrical expert vs basic: 3 + 1 = 4
+        (
+            {"plumbing": 1, "electrical": 1},
+            {"plumbing": 2, "electrical": 3},
+            None,
+            False,
+            False,
+            6.5,
+        ),
+    ],
+)
+def test_the_formula_on_hand_computed_cases(
+    requirements: dict[str, int],
+    skills: dict[str, int],
+    primary: str | None,
+    in_category: bool,
+    configured: bool,
+    expected: float,
+) -> None:
+    got = score(
+        requirements,
+        skills=skills,
+        primary_skill=primary,
+        in_category=in_category,
+        provider_configured=configured,
+    )
+    assert got == expected
+
+
+SKILLS = ["plumbing", "electrical", "hvac", "roofing", "carpentry", "painting"]
+CATEGORIES = ["plumbing", "hvac", "electrical", "general"]
+
+
+async def test_sql_ranking_agrees_with_the_formula(database: Database) -> None:
+    rng = random.Random(4)
+    companies: list[tuple[Company, dict[str, int], list[str]]] = []
+    async with database.transaction() as session:
+        for n in range(120):
+            held = {s: rng.randint(1, 3) for s in rng.sample(SKILLS, rng.randint(0, 4))}
+            categories = rng.sample(CATEGORIES, rng.randint(0, 2))
+            servicetitan = rng.random() < 0.4
+            company = Company(
+                id=uuid.UUID(int=n + 1),
+                name=f"Company {n}",
+                primary_skill=rng.choice([*held, None]) if held else None,
+                active=rng.random() < 0.9,
+                provider_type="servicetitan" if servicetitan else "mock",
+                st_tenant_id="t" if servicetitan and rng.random() < 0.5 else None,
+                st_client_id="c" if servicetitan else None,
+                st_client_secret_sealed="s" if servicetitan else None,
+                st_app_key_sealed="k" if servicetitan else None,
+            )
+            session.add(company)
+            await session.flush()
+            session.add_all(
+                CompanySkill(company_id=company.id, skill=s, level=lv) for s, lv in held.items()
+            )
+            session.add_all(CompanyCategory(company_id=company.id, category=c) for c in categories)
+            companies.append((company, held, categories))
+        await session.flush()
+
+    requester = companies[0][0].id
+    for _ in range(25):
+        requirements = {s: rng.randint(1, 3) for s in rng.sample(SKILLS, rng.randint(1, 3))}
+        category = rng.choice([*CATEGORIES, None])
+        expected = sorted(
+            (
+                (
+                    -score(
+                        requirements,
+                        skills=held,
+                        primary_skill=company.primary_skill,
+                        in_category=category in categories,
+                        provider_configured=company.provider_configured,
+                    ),
+                    company.id,
+                )
+                for company, held, categories in companies
+                if company.active
+                and company.id != requester
+                and (set(held) & set(requirements) or category in categories)
+            ),
+        )
+        expected = [item for item in expected if -item[0] > 0][:5]
+        async with database.read() as session:
+            found = await repository.best_matches(
+                session,
+                requirements=requirements,
+                category=category,
+                exclude=requester,
+                limit=5,
+            )
+        got = [(m.score, m.company_id.int) for m in found]
+        want = [(-s, c.int) for s, c in expected]
+        assert got == want, (requirements, category, got, want)
+        for match in found:
+            held = next(h for c, h, _ in companies if c.id == match.company_id)
+            assert match.matched_skills == sorted(set(held) & set(requirements))
