@@ -3,7 +3,7 @@
 import importlib
 import sys
 
-BENCHMARKS = ("http_health", "tasks")
+BENCHMARKS = ("http_health", "tasks", "routing")
 
 
 def main(names: list[str]) -> None:
