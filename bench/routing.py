@@ -57,7 +57,9 @@ async def seed(url: str, rng: random.Random) -> tuple[str, str]:
         companies.append(
             (company_id, f"Company {company_id.hex[:8]}", held[0], True, "mock", now, now)
         )
-        skills += [(company_id, skill, rng.randint(1, 3)) for skill in held]
+        skills += [
+            (company_id, skill, rng.randint(1, 3), skill == held[0], True, True) for skill in held
+        ]
         categories.append((company_id, rng.choice(CATEGORIES)))
     requester, technician = uuid.uuid4(), uuid.uuid4()
     companies.append((requester, "Requester", None, True, "mock", now, now))
@@ -65,7 +67,16 @@ async def seed(url: str, rng: random.Random) -> tuple[str, str]:
     try:
         await connection.copy_records_to_table("company", records=companies, columns=columns)
         await connection.copy_records_to_table(
-            "company_skill", records=skills, columns=("company_id", "skill", "level")
+            "company_skill",
+            records=skills,
+            columns=(
+                "company_id",
+                "skill",
+                "level",
+                "is_primary",
+                "active",
+                "provider_configured",
+            ),
         )
         await connection.copy_records_to_table(
             "company_category", records=categories, columns=("company_id", "category")
@@ -76,7 +87,7 @@ async def seed(url: str, rng: random.Random) -> tuple[str, str]:
             technician,
             requester,
         )
-        await connection.execute("ANALYZE")
+        await connection.execute("VACUUM ANALYZE")  # as autovacuum would: index-only scans
     finally:
         await connection.close()
     return str(requester), str(technician)
@@ -169,7 +180,7 @@ async def measure() -> dict[str, Any]:
     rng = random.Random(2026)
     server = Postgres(os.environ.get("CONVEYOR_BENCH_DATABASE_URL", DEFAULT_PG))
     url = await server.fresh_database("conveyor_bench_routing")
-    migrations.upgrade(url)
+    await asyncio.to_thread(migrations.upgrade, url)
     seeded = time.perf_counter()
     requester, technician = await seed(url, rng)
     print(f"   seeded {COMPANIES:,} companies in {time.perf_counter() - seeded:.1f} s", flush=True)

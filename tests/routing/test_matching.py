@@ -80,7 +80,15 @@ async def test_sql_ranking_agrees_with_the_formula(database: Database) -> None:
             session.add(company)
             await session.flush()
             session.add_all(
-                CompanySkill(company_id=company.id, skill=s, level=lv) for s, lv in held.items()
+                CompanySkill(
+                    company_id=company.id,
+                    skill=s,
+                    level=lv,
+                    is_primary=s == company.primary_skill,
+                    active=company.active,
+                    provider_configured=company.provider_configured,
+                )
+                for s, lv in held.items()
             )
             session.add_all(CompanyCategory(company_id=company.id, category=c) for c in categories)
             companies.append((company, held, categories))

@@ -259,3 +259,41 @@ async def test_companies_keep_provider_secrets_write_only(client: httpx.AsyncCli
     assert (
         await client.post(f"/api/v1/companies/{ghost}/technicians", json={"name": "T"})
     ).status_code == 404
+
+
+async def test_matching_follows_company_changes(
+    client: httpx.AsyncClient, requester: tuple[str, str]
+) -> None:
+    plumber = await create_company(client, name="Pipe Pros", skills={"plumbing": "basic"})
+    rival = await create_company(client, name="Drip Fix", skills={"plumbing": "basic"})
+
+    async def routed() -> list[str]:
+        job = (await client.post("/api/v1/jobs/", json=job_body(*requester))).json()
+        routings = (await client.get(f"/api/v1/jobs/{job['id']}/routings")).json()
+        return [r["company_id_received"] for r in routings]
+
+    assert set(await routed()) == {plumber["id"], rival["id"]}
+    await client.patch(f"/api/v1/companies/{rival['id']}", json={"active": False})
+    assert await routed() == [plumber["id"]]
+    await client.patch(
+        f"/api/v1/companies/{plumber['id']}",
+        json={"skills": [{"name": "roofing", "level": "expert"}]},
+    )
+    assert await routed() == []
+    await client.patch(f"/api/v1/companies/{rival['id']}", json={"active": True})
+    assert await routed() == [rival["id"]]
+
+
+async def test_a_primary_skill_must_be_one_of_the_companys_skills(
+    client: httpx.AsyncClient,
+) -> None:
+    refused = await client.post(
+        "/api/v1/companies",
+        json={
+            "name": "X",
+            "skills": [{"name": "hvac", "level": "basic"}],
+            "primary_skill": "plumbing",
+        },
+    )
+    assert refused.status_code == 400
+    assert refused.json()["detail"] == "primary_skill: plumbing is not one of the company's skills"

@@ -82,10 +82,24 @@ class Company(TimestampMixin, Base):
 
 
 class CompanySkill(Base):
-    """One skill of a company at a level: the rows matching reads through its index."""
+    """One skill of a company at a level: the rows matching reads through its index.
+
+    The company's flags that scoring needs are copied onto its skill rows (and kept in step by
+    the repository), so a match is scored from the index alone, without visiting companies.
+    """
 
     __tablename__ = "company_skill"
-    __table_args__ = (Index("ix_company_skill_skill", "skill", "company_id", "level"),)
+    __table_args__ = (
+        Index(
+            "ix_company_skill_match",
+            "skill",
+            "active",
+            "company_id",
+            "level",
+            "is_primary",
+            "provider_configured",
+        ),
+    )
 
     company_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("company.id", ondelete="CASCADE"), primary_key=True
@@ -93,6 +107,12 @@ class CompanySkill(Base):
     skill: Mapped[str] = mapped_column(String(100), primary_key=True)
     level: Mapped[int]
     """1 basic, 2 intermediate, 3 expert."""
+    is_primary: Mapped[bool] = mapped_column(default=False)
+    """This is the company's primary skill (copied from `company.primary_skill`)."""
+    active: Mapped[bool] = mapped_column(default=True)
+    """Copied from `company.active`."""
+    provider_configured: Mapped[bool] = mapped_column(default=True)
+    """Copied from `company.provider_configured`."""
 
 
 class CompanyCategory(Base):

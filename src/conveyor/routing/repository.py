@@ -5,7 +5,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Integer, and_, case, delete, exists, func, literal, or_, select, union
+from sqlalchemy import (
+    and_,
+    case,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -72,14 +80,34 @@ async def categories_of(
 
 
 async def replace_skills(
-    session: AsyncSession, company_id: uuid.UUID, skills: Mapping[str, int]
+    session: AsyncSession, company: Company, skills: Mapping[str, int]
 ) -> None:
-    await session.execute(delete(CompanySkill).where(CompanySkill.company_id == company_id))
+    await session.execute(delete(CompanySkill).where(CompanySkill.company_id == company.id))
     session.add_all(
-        CompanySkill(company_id=company_id, skill=skill, level=level)
+        CompanySkill(
+            company_id=company.id,
+            skill=skill,
+            level=level,
+            is_primary=skill == company.primary_skill,
+            active=company.active,
+            provider_configured=company.provider_configured,
+        )
         for skill, level in skills.items()
     )
     await session.flush()
+
+
+async def refresh_skill_flags(session: AsyncSession, company: Company) -> None:
+    """Copy the company's scoring flags onto its skill rows after the company changed."""
+    await session.execute(
+        update(CompanySkill)
+        .where(CompanySkill.company_id == company.id)
+        .values(
+            is_primary=CompanySkill.skill == company.primary_skill,
+            active=company.active,
+            provider_configured=company.provider_configured,
+        )
+    )
 
 
 async def replace_categories(
@@ -179,6 +207,10 @@ def _configured() -> ColumnElement[bool]:
     )
 
 
+CATEGORY_BONUS = 5
+"""+0.5, in tenths: the only part of a score not read from the skill index."""
+
+
 async def best_matches(
     session: AsyncSession,
     *,
@@ -192,79 +224,118 @@ async def best_matches(
     Scores are computed in SQL in tenths, so they are exact integers: per required skill the
     company has, 15 x level - 5 x required when at or above it, else 5 x level; -20 per missing
     skill; +15 when its primary skill is required; +5 for the category; +3 when its provider is
-    configured. Only companies holding a required skill or the category are candidates, read
-    through the skill and category indexes: never every company.
-    """
-    skills = list(requirements)
-    sources = []
-    if skills:
-        sources.append(
-            select(CompanySkill.company_id.label("company_id")).where(
-                CompanySkill.skill.in_(skills)
-            )
-        )
-    if category:
-        sources.append(
-            select(CompanyCategory.company_id.label("company_id")).where(
-                CompanyCategory.category == category
-            )
-        )
-    if not sources:
-        return []
-    # UNION also removes duplicates: a company holding two required skills is one candidate.
-    candidates = (union(*sources) if len(sources) > 1 else sources[0].distinct()).subquery(
-        "candidate"
-    )
+    configured.
 
-    score: ColumnElement[int] = literal(-20 * len(skills), Integer)
-    query = select(Company.id, Company.provider_type).join(
-        candidates, candidates.c.company_id == Company.id
-    )
-    if skills:
-        required = case(requirements, value=CompanySkill.skill)
-        points = (
-            select(
-                CompanySkill.company_id.label("company_id"),
-                func.sum(
-                    case(
-                        (CompanySkill.level >= required, 15 * CompanySkill.level - 5 * required),
-                        else_=5 * CompanySkill.level,
-                    )
-                    + 20
-                ).label("points"),
-            )
-            .where(CompanySkill.skill.in_(skills))
-            .group_by(CompanySkill.company_id)
-            .subquery("points")
+    With required skills, candidates are the companies holding one of them: every other company
+    scores at most -2 + 0.5 + 0.3 < 0 (a primary skill is always one of the company's skills).
+    Their scores but the category bonus come from the skill index alone (the company's flags
+    are copied onto its skill rows), and the category from its own index, so no company row is
+    read until the winners are known. Without required skills, the candidates are the
+    companies in the category.
+    """
+    if requirements:
+        return await _by_skills(
+            session, requirements=requirements, category=category, exclude=exclude, limit=limit
         )
-        query = query.outerjoin(points, points.c.company_id == Company.id)
-        score = score + func.coalesce(points.c.points, 0)
-        score = score + case((Company.primary_skill.in_(skills), 15), else_=0)
     if category:
-        in_category = exists().where(
-            CompanyCategory.company_id == Company.id, CompanyCategory.category == category
+        return await _by_category(session, category=category, exclude=exclude, limit=limit)
+    return []
+
+
+async def _by_skills(
+    session: AsyncSession,
+    *,
+    requirements: Mapping[str, int],
+    category: str | None,
+    exclude: uuid.UUID,
+    limit: int,
+) -> list[Match]:
+    skills = list(requirements)
+    required = case(requirements, value=CompanySkill.skill)
+    per_skill = (
+        case(
+            (CompanySkill.level >= required, 15 * CompanySkill.level - 5 * required),
+            else_=5 * CompanySkill.level,
         )
-        score = score + case((in_category, 5), else_=0)
-    score = score + case((_configured(), 3), else_=0)
-    scored = (
-        query.add_columns(score.label("score"))
-        .where(Company.active.is_(True), Company.id != exclude)
-        .subquery("scored")
+        + 20
+        + case((CompanySkill.is_primary, 15), else_=0)
     )
+    configured = func.max(case((CompanySkill.provider_configured, 3), else_=0))
+    partial = (
+        select(
+            CompanySkill.company_id.label("company_id"),
+            (func.sum(per_skill) + configured - 20 * len(skills)).label("score"),
+        )
+        .where(
+            CompanySkill.skill.in_(skills),
+            CompanySkill.active.is_(True),
+            CompanySkill.company_id != exclude,
+        )
+        .group_by(CompanySkill.company_id)
+        .subquery("partial")
+    )
+    score: ColumnElement[int] = partial.c.score
+    query = select(partial.c.company_id)
+    if category:
+        in_category = (
+            select(CompanyCategory.company_id.label("company_id"))
+            .where(CompanyCategory.category == category)
+            .subquery("in_category")
+        )
+        query = query.outerjoin(in_category, in_category.c.company_id == partial.c.company_id)
+        score = score + case((in_category.c.company_id.is_not(None), CATEGORY_BONUS), else_=0)
     result = await session.execute(
-        select(scored.c.id, scored.c.provider_type, scored.c.score)
-        .where(scored.c.score > 0)
-        .order_by(scored.c.score.desc(), scored.c.id)
+        query.add_columns(score.label("score"))
+        .where(score > 0)
+        .order_by(score.desc(), partial.c.company_id)
         .limit(limit)
     )
-    ranked = [(company_id, provider, int(tenths)) for company_id, provider, tenths in result]
-    held = await skills_of(session, [company_id for company_id, _, _ in ranked]) if skills else {}
+    ranked = [(company_id, int(tenths)) for company_id, tenths in result]
+    ids = [company_id for company_id, _ in ranked]
+    held = await skills_of(session, ids)
+    providers = await provider_types(session, ids)
     return [
         Match(
             company_id=company_id,
             score=tenths / 10,
-            matched_skills=[skill for skill, _ in held.get(company_id, []) if skill in skills],
-            provider_type=provider,
+            matched_skills=[skill for skill, _ in held[company_id] if skill in requirements],
+            provider_type=providers[company_id],
         )
-        for company_id, provider, tenths in ranked
+        for company_id, tenths in ranked
+    ]
+
+
+async def provider_types(
+    session: AsyncSession, company_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    ids = list(company_ids)
+    if not ids:
+        return {}
+    result = await session.execute(
+        select(Company.id, Company.provider_type).where(Company.id.in_(ids))
+    )
+    found: dict[uuid.UUID, str] = {}
+    for company_id, provider in result:
+        found[company_id] = provider
+    return found
+
+
+async def _by_category(
+    session: AsyncSession, *, category: str, exclude: uuid.UUID, limit: int
+) -> list[Match]:
+    score = CATEGORY_BONUS + case((_configured(), 3), else_=0)
+    result = await session.execute(
+        select(Company.id, score.label("score"), Company.provider_type)
+        .join(CompanyCategory, CompanyCategory.company_id == Company.id)
+        .where(
+            CompanyCategory.category == category,
+            Company.active.is_(True),
+            Company.id != exclude,
+        )
+        .order_by(score.desc(), Company.id)
+        .limit(limit)
+    )
+    return [
+        Match(company_id=company_id, score=tenths / 10, matched_skills=[], provider_type=provider)
+        for company_id, tenths, provider in result
     ]

@@ -110,21 +110,30 @@ def _apply_provider_settings(
         company.st_app_key_sealed = box.seal(key) if key else None
 
 
+def _check_primary(primary_skill: str | None, skills: Mapping[str, int]) -> None:
+    if primary_skill is not None and primary_skill not in skills:
+        raise ValidationError(
+            f"primary_skill: {primary_skill} is not one of the company's skills",
+            details={"field": "primary_skill"},
+        )
+
+
 async def create_company(
     session: AsyncSession, settings: Settings, body: CompanyCreate
 ) -> CompanyRead:
+    skills = {normalize(s.name): s.level.rank for s in body.skills}
+    primary_skill = normalize(body.primary_skill) if body.primary_skill else None
+    _check_primary(primary_skill, skills)
     company = Company(
         name=body.name,
-        primary_skill=normalize(body.primary_skill) if body.primary_skill else None,
+        primary_skill=primary_skill,
         active=body.active,
         provider_type=body.provider_type.value,
     )
     if body.provider_settings is not None:
         _apply_provider_settings(company, body.provider_settings, _box(settings))
     await repository.add(session, company)
-    await repository.replace_skills(
-        session, company.id, {normalize(s.name): s.level.rank for s in body.skills}
-    )
+    await repository.replace_skills(session, company, skills)
     await repository.replace_categories(session, company.id, map(normalize, body.categories))
     return await read_company(session, company)
 
@@ -144,12 +153,18 @@ async def update_company(
         company.provider_type = body.provider_type.value
     if body.provider_settings is not None:
         _apply_provider_settings(company, body.provider_settings, _box(settings))
+    if body.skills is not None:
+        skills = {normalize(s.name): s.level.rank for s in body.skills}
+    else:
+        held = await repository.skills_of(session, [company.id])
+        skills = dict(held[company.id])
+    _check_primary(company.primary_skill, skills)
     company.updated_at = utcnow()
     await session.flush()
     if body.skills is not None:
-        await repository.replace_skills(
-            session, company.id, {normalize(s.name): s.level.rank for s in body.skills}
-        )
+        await repository.replace_skills(session, company, skills)
+    else:
+        await repository.refresh_skill_flags(session, company)
     if body.categories is not None:
         await repository.replace_categories(session, company.id, map(normalize, body.categories))
     return await read_company(session, company)

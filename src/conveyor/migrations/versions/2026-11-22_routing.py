@@ -58,6 +58,9 @@ def upgrade() -> None:
         sa.Column("company_id", sa.Uuid(), nullable=False),
         sa.Column("skill", sa.String(length=100), nullable=False),
         sa.Column("level", sa.Integer(), nullable=False),
+        sa.Column("is_primary", sa.Boolean(), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("provider_configured", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
             ["company_id"],
             ["company.id"],
@@ -68,7 +71,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("company_skill", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_company_skill_skill", ["skill", "company_id", "level"], unique=False
+            "ix_company_skill_match",
+            ["skill", "active", "company_id", "level", "is_primary", "provider_configured"],
+            unique=False,
         )
 
     op.create_table(
@@ -186,7 +191,7 @@ def downgrade() -> None:
 
     op.drop_table("technician")
     with op.batch_alter_table("company_skill", schema=None) as batch_op:
-        batch_op.drop_index("ix_company_skill_skill")
+        batch_op.drop_index("ix_company_skill_match")
 
     op.drop_table("company_skill")
     with op.batch_alter_table("company_category", schema=None) as batch_op:
