@@ -42,14 +42,19 @@ ENGINE_PACKAGES = ("conveyor.tasks",)
 
 log = structlog.get_logger(__name__)
 
-SURFACE_MODULES: dict[str, str] = {"routing": "conveyor.routing"}
-"""Surface name (as in `CONVEYOR_SERVICES`) -> the package that implements it."""
+SURFACE_MODULES: dict[str, tuple[str, ...]] = {
+    "batches": ("conveyor.restaurants",),
+    "restaurant_registrations": ("conveyor.restaurants", "conveyor.restaurant_registrations"),
+    "routing": ("conveyor.routing",),
+}
+"""Surface name (as in `CONVEYOR_SERVICES`) -> the packages that implement it."""
 
 
 def load_modules(settings: Settings) -> list[Module]:
     """The platform modules plus the surfaces enabled in `settings.services`."""
     paths = [*PLATFORM_MODULES]
-    paths += [SURFACE_MODULES[name] for name in settings.services if name in SURFACE_MODULES]
+    for name in settings.services:
+        paths += [path for path in SURFACE_MODULES.get(name, ()) if path not in paths]
     return [importlib.import_module(path).module for path in paths]
 
 
@@ -70,7 +75,8 @@ def worker_config(settings: Settings, **overrides: Any) -> tasks.WorkerConfig:
 
 def import_all_models() -> None:
     """Import every package so that `Base.metadata` knows every table (for Alembic)."""
-    for path in (*ENGINE_PACKAGES, *PLATFORM_MODULES, *SURFACE_MODULES.values()):
+    surfaces = [path for paths in SURFACE_MODULES.values() for path in paths]
+    for path in (*ENGINE_PACKAGES, *PLATFORM_MODULES, *surfaces):
         importlib.import_module(path)
 
 

@@ -95,7 +95,7 @@ async def test_protected_routes_refuse_missing_bad_and_underprivileged_credentia
         where = f"{method} {path}"
         missing = await any_env_client.request(method, path)
         assert missing.status_code == 401, where
-        assert missing.json()["detail"].startswith("This endpoint needs"), where
+        assert "This endpoint needs" in missing.text, where
         for bad, accepted in ((BAD_KEY, rule.api_key), (BAD_TOKEN, rule.bearer)):
             if accepted:
                 refused = await any_env_client.request(method, path, headers=bad)

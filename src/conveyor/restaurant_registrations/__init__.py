@@ -1,0 +1,8 @@
+"""Document 003: restaurant owners submit registrations; admins approve or reject them."""
+
+from conveyor.module import Module
+from conveyor.restaurant_registrations.router import REVIEWS, router
+
+module = Module(name="restaurant_registrations", routers=[router], surface=REVIEWS)
+
+__all__ = ["module"]

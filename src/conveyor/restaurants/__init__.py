@@ -1,0 +1,8 @@
+"""The shared Restaurant entity and its operator API (/api/restaurants)."""
+
+from conveyor.module import Module
+from conveyor.restaurants.router import RESTAURANTS, router
+
+module = Module(name="restaurants", routers=[router], surface=RESTAURANTS)
+
+__all__ = ["module"]
