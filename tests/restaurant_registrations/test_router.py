@@ -12,6 +12,7 @@ from conveyor.auth.models import Role
 from conveyor.config import Settings
 from conveyor.database import Database
 from conveyor.restaurants.models import Restaurant
+from conveyor.tasks import Task
 from tests.support import bearer_headers
 
 URL = "/api/v1/restaurant-registrations"
@@ -275,3 +276,46 @@ async def test_concurrent_reviews_one_wins_and_one_restaurant_exists(
     async with database.read() as session:
         restaurants = (await session.execute(select(func.count()).select_from(Restaurant))).scalar()
     assert restaurants == (1 if 200 in codes else 0)
+
+
+async def test_each_step_is_announced_to_webhook_subscribers(
+    admin_client: httpx.AsyncClient,
+    owner: dict[str, str],
+    admin: dict[str, str],
+    database: Database,
+) -> None:
+    subscribed = await admin_client.post(
+        "/api/v1/admin/webhooks",
+        json={"url": "http://localhost:9/hooks", "event_types": ["restaurant_registration.*"]},
+    )
+    assert subscribed.status_code == 422  # event types are exact names or "*"
+    await admin_client.post(
+        "/api/v1/admin/webhooks",
+        json={
+            "url": "http://localhost:9/hooks",
+            "event_types": [
+                "restaurant_registration.submitted",
+                "restaurant_registration.approved",
+                "restaurant_registration.rejected",
+            ],
+        },
+    )
+    first = await _submit(admin_client, owner)
+    second = await _submit(admin_client, owner, name="Second Place")
+    await admin_client.post(f"{URL}/admin/{first}/approve", json={}, headers=admin)
+    await admin_client.post(
+        f"{URL}/admin/{second}/reject", json={"reason": "Closed"}, headers=admin
+    )
+    async with database.read() as session:
+        queued = (
+            await session.execute(
+                select(Task.payload).where(Task.name == "webhooks.deliver").order_by(Task.id)
+            )
+        ).scalars()
+        events = [(p["event_type"], p["data"]["registration_id"]) for p in queued]
+    assert events == [
+        ("restaurant_registration.submitted", first),
+        ("restaurant_registration.submitted", second),
+        ("restaurant_registration.approved", first),
+        ("restaurant_registration.rejected", second),
+    ]

@@ -136,7 +136,7 @@ class ServiceTitanClient:
 
     name = "servicetitan"
     _tokens: dict[tuple[str, str], _Token] = {}
-    _lock = asyncio.Lock()
+    """Shared by every client in the process: one token per (auth host, client id)."""
     TOKEN_MARGIN_SECONDS = 60.0
 
     def __init__(
