@@ -58,8 +58,11 @@ SKILLS = ["plumbing", "electrical", "hvac", "roofing", "carpentry", "painting"]
 CATEGORIES = ["plumbing", "hvac", "electrical", "general"]
 
 
-async def test_sql_ranking_agrees_with_the_formula(database: Database) -> None:
-    rng = random.Random(4)
+@pytest.mark.parametrize(("seed", "limit"), [(4, 5), (5, 1), (6, 3), (7, 40)])
+async def test_sql_ranking_agrees_with_the_formula(
+    database: Database, seed: int, limit: int
+) -> None:
+    rng = random.Random(seed)
     companies: list[tuple[Company, dict[str, int], list[str]]] = []
     async with database.transaction() as session:
         for n in range(120):
@@ -96,7 +99,7 @@ async def test_sql_ranking_agrees_with_the_formula(database: Database) -> None:
 
     requester = companies[0][0].id
     for _ in range(25):
-        requirements = {s: rng.randint(1, 3) for s in rng.sample(SKILLS, rng.randint(1, 3))}
+        requirements = {s: rng.randint(1, 3) for s in rng.sample(SKILLS, rng.randint(1, 4))}
         category = rng.choice([*CATEGORIES, None])
         expected = sorted(
             (
@@ -116,14 +119,14 @@ async def test_sql_ranking_agrees_with_the_formula(database: Database) -> None:
                 and (set(held) & set(requirements) or category in categories)
             ),
         )
-        expected = [item for item in expected if -item[0] > 0][:5]
+        expected = [item for item in expected if -item[0] > 0][:limit]
         async with database.read() as session:
             found = await repository.best_matches(
                 session,
                 requirements=requirements,
                 category=category,
                 exclude=requester,
-                limit=5,
+                limit=limit,
             )
         got = [(m.score, m.company_id.int) for m in found]
         want = [(-s, c.int) for s, c in expected]
@@ -131,3 +134,93 @@ async def test_sql_ranking_agrees_with_the_formula(database: Database) -> None:
         for match in found:
             held = next(h for c, h, _ in companies if c.id == match.company_id)
             assert match.matched_skills == sorted(set(held) & set(requirements))
+
+
+@pytest.mark.parametrize("limit", [1, 3, 5])
+async def test_the_tier_search_finds_what_the_aggregate_finds(
+    database: Database, limit: int
+) -> None:
+    """Dense data, few skills: thousands of ties, as with 100,000 companies."""
+    rng = random.Random(limit)
+    skills = ["plumbing", "electrical", "hvac"]
+    async with database.transaction() as session:
+        for n in range(600):
+            held = {s: rng.randint(1, 3) for s in rng.sample(skills, rng.randint(1, 2))}
+            company = Company(
+                id=uuid.UUID(int=n + 1),
+                name=f"C{n}",
+                primary_skill=rng.choice([*held, None]),
+                provider_type=rng.choice(["mock", "servicetitan"]),
+            )
+            session.add(company)
+            await session.flush()
+            session.add_all(
+                CompanySkill(
+                    company_id=company.id,
+                    skill=s,
+                    level=lv,
+                    is_primary=s == company.primary_skill,
+                    active=True,
+                    provider_configured=company.provider_configured,
+                )
+                for s, lv in held.items()
+            )
+            if rng.random() < 0.3:
+                session.add(CompanyCategory(company_id=company.id, category="hvac"))
+    searched = 0
+    for _ in range(20):
+        requirements = {s: rng.randint(1, 3) for s in rng.sample(skills, rng.randint(1, 3))}
+        arguments = {
+            "requirements": requirements,
+            "category": rng.choice(["hvac", None]),
+            "exclude": uuid.UUID(int=1),
+            "limit": limit,
+        }
+        async with database.read() as session:
+            found = await repository._by_tiers(session, **arguments)  # type: ignore[arg-type]
+            aggregated = await repository._by_skills(session, **arguments)  # type: ignore[arg-type]
+        if found is not None:
+            searched += 1
+            assert found == aggregated, arguments
+    assert searched >= 10
+
+
+async def test_the_search_reaches_companies_missing_a_skill(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(repository, "MAX_TIER_QUERIES", 100)
+    async with database.transaction() as session:
+        for n, held in enumerate(
+            [{"plumbing": 3}, {"plumbing": 1, "electrical": 1}, {"roofing": 3}], start=1
+        ):
+            company = Company(
+                id=uuid.UUID(int=n), name=f"C{n}", primary_skill="plumbing" if n == 1 else None
+            )
+            session.add(company)
+            await session.flush()
+            session.add_all(
+                CompanySkill(
+                    company_id=company.id,
+                    skill=s,
+                    level=lv,
+                    is_primary=s == company.primary_skill,
+                    active=True,
+                    provider_configured=True,
+                )
+                for s, lv in held.items()
+            )
+    async with database.read() as session:
+        found = await repository._by_tiers(
+            session,
+            requirements={"plumbing": 1, "electrical": 1},
+            category=None,
+            exclude=uuid.UUID(int=99),
+            limit=3,
+        )
+    assert found is not None
+    # expert where basic is asked: 3 + 0.5 x 2 = 4, +1.5 primary, -2 missing, +0.3 = 3.8;
+    # two basics where basic is asked: 1 + 1 + 0.3 = 2.3; roofing holds neither: not a candidate
+    assert [(m.company_id.int, m.score, m.matched_skills) for m in found] == [
+        (1, 3.8, ["plumbing"]),
+        (2, 2.3, ["electrical", "plumbing"]),
+    ]

@@ -1,5 +1,6 @@
 """Every query of the routing package, matching included."""
 
+import heapq
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -9,12 +10,14 @@ from sqlalchemy import (
     and_,
     case,
     delete,
+    exists,
     func,
     or_,
     select,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from conveyor.routing.models import (
@@ -233,6 +236,14 @@ async def best_matches(
     read until the winners are known. Without required skills, the candidates are the
     companies in the category.
     """
+    if 0 < len(requirements) <= MAX_TIERED_SKILLS and await _many_holders(
+        session, list(requirements)
+    ):
+        found = await _by_tiers(
+            session, requirements=requirements, category=category, exclude=exclude, limit=limit
+        )
+        if found is not None:
+            return found
     if requirements:
         return await _by_skills(
             session, requirements=requirements, category=category, exclude=exclude, limit=limit
@@ -303,6 +314,170 @@ async def _by_skills(
         )
         for company_id, tenths in ranked
     ]
+
+
+# -- best-first search over skill tiers ------------------------------------------------------
+
+MAX_TIERED_SKILLS = 3
+"""Up to this many required skills, search tier combinations; beyond, aggregate."""
+TIER_SEARCH_ABOVE = 2_000
+"""Below this many skill rows to score, aggregating them all is cheaper than searching."""
+MAX_TIER_QUERIES = 12
+"""Give up on the search (and aggregate) when the best companies are this hard to find."""
+TIERS = tuple((level, primary) for level in (3, 2, 1) for primary in (True, False))
+Tier = tuple[int, bool] | None
+"""(level, is_primary) of the company's row for a skill, or None when it lacks the skill."""
+
+
+async def _many_holders(session: AsyncSession, skills: list[str]) -> bool:
+    """Whether more than TIER_SEARCH_ABOVE active rows hold these skills (reads no more)."""
+    rows = (
+        select(CompanySkill.company_id)
+        .where(CompanySkill.skill.in_(skills), CompanySkill.active.is_(True))
+        .limit(TIER_SEARCH_ABOVE + 1)
+        .subquery()
+    )
+    count = (await session.execute(select(func.count()).select_from(rows))).scalar_one()
+    return int(count) > TIER_SEARCH_ABOVE
+
+
+def tier_points(tier: Tier, required: int) -> int:
+    """A skill's share of the score, in tenths, +20 (so a missing skill is 0)."""
+    if tier is None:
+        return 0
+    level, primary = tier
+    points = 15 * level - 5 * required if level >= required else 5 * level
+    return points + 20 + (15 if primary else 0)
+
+
+async def _by_tiers(
+    session: AsyncSession,
+    *,
+    requirements: Mapping[str, int],
+    category: str | None,
+    exclude: uuid.UUID,
+    limit: int,
+) -> list[Match] | None:
+    """The best matches found by visiting tier combinations from the best down.
+
+    A company's skill rows put it in exactly one combination (its tier for each required
+    skill), and every company in a combination scores its points plus at most 8 tenths
+    (+0.3 configured, +0.5 category). Combinations are visited in descending points; the
+    search stops once the k-th best score found beats everything left. With thousands of
+    companies per skill this reads a few hundred index entries instead of all of them.
+    None when the search gives up (the caller aggregates instead).
+    """
+    skills = list(requirements)
+    ranked = {
+        skill: sorted([*TIERS, None], key=lambda tier: -tier_points(tier, requirements[skill]))
+        for skill in skills
+    }
+
+    def points(position: tuple[int, ...]) -> int:
+        return sum(
+            tier_points(ranked[skill][index], requirements[skill])
+            for skill, index in zip(skills, position, strict=True)
+        )
+
+    start = (0,) * len(skills)
+    frontier = [(-points(start), start)]
+    visited = {start}
+    scores: dict[uuid.UUID, tuple[int, list[str]]] = {}
+    queries = 0
+    while frontier:
+        negative, position = heapq.heappop(frontier)
+        best_left = -negative - 20 * len(skills) + 3 + CATEGORY_BONUS
+        kth = sorted((score for score, _ in scores.values()), reverse=True)[limit - 1 : limit]
+        if best_left <= 0 or (kth and kth[0] > best_left):
+            break
+        combination = {
+            skill: ranked[skill][index] for skill, index in zip(skills, position, strict=True)
+        }
+        if any(tier is not None for tier in combination.values()):
+            if queries == MAX_TIER_QUERIES:
+                return None
+            queries += 1
+            base = -negative - 20 * len(skills)
+            held = [skill for skill, tier in combination.items() if tier is not None]
+            for company_id, bonus in await _combination(
+                session, combination, category=category, exclude=exclude
+            ):
+                scores[company_id] = (base + bonus, held)
+        for axis in range(len(skills)):
+            following = tuple(i + (1 if j == axis else 0) for j, i in enumerate(position))
+            if following[axis] < len(ranked[skills[axis]]) and following not in visited:
+                visited.add(following)
+                heapq.heappush(frontier, (-points(following), following))
+    best = sorted(
+        ((score, company_id, held) for company_id, (score, held) in scores.items() if score > 0),
+        key=lambda item: (-item[0], item[1]),
+    )[:limit]
+    providers = await provider_types(session, [company_id for _, company_id, _ in best])
+    return [
+        Match(
+            company_id=company_id,
+            score=score / 10,
+            matched_skills=sorted(held),
+            provider_type=providers[company_id],
+        )
+        for score, company_id, held in best
+    ]
+
+
+async def _combination(
+    session: AsyncSession,
+    combination: Mapping[str, Tier],
+    *,
+    category: str | None,
+    exclude: uuid.UUID,
+) -> list[tuple[uuid.UUID, int]]:
+    """Active companies whose required-skill rows are exactly these tiers, with their
+    configured and category bonus (tenths)."""
+    rows = []
+    for skill, tier in combination.items():
+        if tier is not None:
+            row = aliased(CompanySkill)
+            rows.append((row, skill, tier))
+    first = rows[0][0]
+    query = select(first.company_id, first.provider_configured)
+    for row, skill, (level, primary) in rows:
+        if row is not first:
+            query = query.join(row, row.company_id == first.company_id)
+        query = query.where(
+            row.skill == skill,
+            row.active.is_(True),
+            row.level == level,
+            row.is_primary.is_(primary),
+        )
+    for skill, tier in combination.items():
+        if tier is None:
+            query = query.where(
+                ~exists().where(
+                    CompanySkill.company_id == first.company_id, CompanySkill.skill == skill
+                )
+            )
+    found = [
+        (company_id, 3 if configured else 0)
+        for company_id, configured in await session.execute(
+            query.where(first.company_id != exclude)
+        )
+    ]
+    if category and found:
+        in_category = set(
+            (
+                await session.execute(
+                    select(CompanyCategory.company_id).where(
+                        CompanyCategory.category == category,
+                        CompanyCategory.company_id.in_([company_id for company_id, _ in found]),
+                    )
+                )
+            ).scalars()
+        )
+        found = [
+            (company_id, bonus + (CATEGORY_BONUS if company_id in in_category else 0))
+            for company_id, bonus in found
+        ]
+    return found
 
 
 async def provider_types(
