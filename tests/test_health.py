@@ -47,7 +47,10 @@ async def test_detailed_reports_each_component(client: httpx.AsyncClient) -> Non
         assert re.match(r"^\d+ms$", redis["response_time"])
     else:
         assert redis == {"status": "not_configured"}
-    assert body["components"]["external_apis"] == {"status": "healthy", "providers": {}}
+    assert body["components"]["external_apis"] == {
+        "status": "healthy",
+        "providers": {"servicetitan": "healthy", "mock": "healthy"},  # 004's point of sale
+    }
 
 
 async def _client_for(app: FastAPI) -> httpx.AsyncClient:
@@ -71,7 +74,12 @@ async def test_provider_checks_from_modules_are_reported(settings: Settings) -> 
     assert body["status"] == "degraded"
     assert body["components"]["external_apis"] == {
         "status": "degraded",
-        "providers": {"bad": "unhealthy", "good": "healthy"},
+        "providers": {
+            "servicetitan": "healthy",
+            "mock": "healthy",
+            "bad": "unhealthy",
+            "good": "healthy",
+        },
     }
 
 
