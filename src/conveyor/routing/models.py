@@ -94,9 +94,9 @@ class CompanySkill(Base):
             "ix_company_skill_match",
             "skill",
             "active",
-            "company_id",
             "level",
             "is_primary",
+            "company_id",
             "provider_configured",
         ),
     )

@@ -279,7 +279,7 @@ async def _by_skills(
         )
         .where(
             CompanySkill.skill.in_(skills),
-            CompanySkill.active.is_(True),
+            CompanySkill.active,
             CompanySkill.company_id != exclude,
         )
         .group_by(CompanySkill.company_id)
@@ -333,7 +333,7 @@ async def _many_holders(session: AsyncSession, skills: list[str]) -> bool:
     """Whether more than TIER_SEARCH_ABOVE active rows hold these skills (reads no more)."""
     rows = (
         select(CompanySkill.company_id)
-        .where(CompanySkill.skill.in_(skills), CompanySkill.active.is_(True))
+        .where(CompanySkill.skill.in_(skills), CompanySkill.active)
         .limit(TIER_SEARCH_ABOVE + 1)
         .subquery()
     )
@@ -393,7 +393,8 @@ async def _by_tiers(
         combination = {
             skill: ranked[skill][index] for skill, index in zip(skills, position, strict=True)
         }
-        if any(tier is not None for tier in combination.values()):
+        primaries = sum(1 for tier in combination.values() if tier is not None and tier[1])
+        if primaries <= 1 and any(tier is not None for tier in combination.values()):
             if queries == MAX_TIER_QUERIES:
                 return None
             queries += 1
@@ -445,9 +446,9 @@ async def _combination(
             query = query.join(row, row.company_id == first.company_id)
         query = query.where(
             row.skill == skill,
-            row.active.is_(True),
+            row.active,
             row.level == level,
-            row.is_primary.is_(primary),
+            row.is_primary if primary else ~row.is_primary,
         )
     for skill, tier in combination.items():
         if tier is None:
@@ -456,28 +457,17 @@ async def _combination(
                     CompanySkill.company_id == first.company_id, CompanySkill.skill == skill
                 )
             )
-    found = [
-        (company_id, 3 if configured else 0)
-        for company_id, configured in await session.execute(
-            query.where(first.company_id != exclude)
+    bonus: ColumnElement[int] = case((first.provider_configured, 3), else_=0)
+    if category:
+        listed = aliased(CompanyCategory)
+        query = query.outerjoin(
+            listed, and_(listed.company_id == first.company_id, listed.category == category)
         )
-    ]
-    if category and found:
-        in_category = set(
-            (
-                await session.execute(
-                    select(CompanyCategory.company_id).where(
-                        CompanyCategory.category == category,
-                        CompanyCategory.company_id.in_([company_id for company_id, _ in found]),
-                    )
-                )
-            ).scalars()
-        )
-        found = [
-            (company_id, bonus + (CATEGORY_BONUS if company_id in in_category else 0))
-            for company_id, bonus in found
-        ]
-    return found
+        bonus = bonus + case((listed.company_id.is_not(None), CATEGORY_BONUS), else_=0)
+    result = await session.execute(
+        query.add_columns(bonus.label("bonus")).where(first.company_id != exclude)
+    )
+    return [(company_id, int(points)) for company_id, _, points in result]
 
 
 async def provider_types(
@@ -504,7 +494,7 @@ async def _by_category(
         .join(CompanyCategory, CompanyCategory.company_id == Company.id)
         .where(
             CompanyCategory.category == category,
-            Company.active.is_(True),
+            Company.active,
             Company.id != exclude,
         )
         .order_by(score.desc(), Company.id)

@@ -72,7 +72,7 @@ def upgrade() -> None:
     with op.batch_alter_table("company_skill", schema=None) as batch_op:
         batch_op.create_index(
             "ix_company_skill_match",
-            ["skill", "active", "company_id", "level", "is_primary", "provider_configured"],
+            ["skill", "active", "level", "is_primary", "company_id", "provider_configured"],
             unique=False,
         )
 
