@@ -124,6 +124,14 @@ async def test_reject_stores_the_reason_and_a_second_review_is_409(
             f"{URL}/admin/{registration_id}/{action}", json=body, headers=admin
         )
         assert late.status_code == 409, action
+    ghost = uuid.uuid4()
+    for method, path, body in (
+        ("GET", f"{URL}/admin/{ghost}", None),
+        ("POST", f"{URL}/admin/{ghost}/reject", {"reason": "no"}),
+    ):
+        missing = await client.request(method, path, json=body, headers=admin)
+        assert missing.status_code == 404, path
+        assert missing.json()["detail"] == f"Registration {ghost} not found"
     unknown = await client.post(f"{URL}/admin/{uuid.uuid4()}/approve", json={}, headers=admin)
     assert unknown.status_code == 404
     assert unknown.json()["status"] == 404
