@@ -8,6 +8,7 @@ import asyncio
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 
 from conveyor.database import Database
 from conveyor.tasks import enqueue, enqueue_many
@@ -150,6 +151,34 @@ async def test_crash_recovery_loses_nothing_and_duplicates_nothing(
     assert runs >= total
 
 
+def _write_lock_free(database: Database) -> bool:
+    """Whether a writer could start now (SQLite: nobody holds its one write lock)."""
+    path = make_url(database.url).database
+    connection = sqlite3.connect(path, timeout=0.2, isolation_level=None)
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        connection.close()
+
+
+async def stall(process: subprocess.Popen[bytes], database: Database) -> None:
+    """SIGSTOP the worker, but not inside one of its SQLite write transactions.
+
+    A process frozen while it holds SQLite's single write lock stops every writer (no
+    SQLite design survives that); the scenario here is a worker stalled past its lease.
+    """
+    while True:
+        process.send_signal(signal.SIGSTOP)
+        if database.dialect != "sqlite" or await asyncio.to_thread(_write_lock_free, database):
+            return
+        process.send_signal(signal.SIGCONT)
+        await asyncio.sleep(0.05)
+
+
 async def test_a_stalled_worker_that_wakes_up_changes_nothing(
     database: Database, tables: None, workers: Workers
 ) -> None:
@@ -158,7 +187,7 @@ async def test_a_stalled_worker_that_wakes_up_changes_nothing(
     stalled = workers.start()
     await until(database, f"SELECT status FROM task WHERE id = {queued.id}", "running")
     await until(database, "SELECT count(*) FROM accept_run", 1)
-    stalled.send_signal(signal.SIGSTOP)
+    await stall(stalled, database)
     rescuer = workers.start()
     await until(database, "SELECT count(*) FROM accept_effect", 1, within=30)
     assert await scalar(database, f"SELECT attempts FROM task WHERE id = {queued.id}") == 2
