@@ -212,15 +212,22 @@ class Database:
             await self.reader.dispose()
 
 
-async def _write_session(request: Request) -> AsyncIterator[AsyncSession]:
+def _database(request: Request) -> Database:
     database: Database = request.app.state.database
-    async with database.transaction() as session:
+    return database
+
+
+CurrentDatabase = Annotated[Database, Depends(_database)]
+"""The app's database, for handlers that open their own short transactions."""
+
+
+async def _write_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with _database(request).transaction() as session:
         yield session
 
 
 async def _read_session(request: Request) -> AsyncIterator[AsyncSession]:
-    database: Database = request.app.state.database
-    async with database.read() as session:
+    async with _database(request).read() as session:
         yield session
 
 

@@ -14,8 +14,7 @@ from conveyor.config import Settings
 from conveyor.database import Database
 from conveyor.kit.clock import utcnow
 from conveyor.observability import configure_logging
-
-PASSWORD = "correct horse battery"
+from tests.support import PASSWORD
 
 
 async def _sign_in(client: httpx.AsyncClient, email: str, password: str) -> httpx.Response:

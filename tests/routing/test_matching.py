@@ -7,7 +7,7 @@ import pytest
 
 from conveyor.database import Database
 from conveyor.routing import repository
-from conveyor.routing.models import Company, CompanyCategory, CompanySkill
+from conveyor.routing.models import Company, CompanyCategory
 from conveyor.routing.service import score
 
 
@@ -82,17 +82,7 @@ async def test_sql_ranking_agrees_with_the_formula(
             )
             session.add(company)
             await session.flush()
-            session.add_all(
-                CompanySkill(
-                    company_id=company.id,
-                    skill=s,
-                    level=lv,
-                    is_primary=s == company.primary_skill,
-                    active=company.active,
-                    provider_configured=company.provider_configured,
-                )
-                for s, lv in held.items()
-            )
+            await repository.replace_skills(session, company, held)
             session.add_all(CompanyCategory(company_id=company.id, category=c) for c in categories)
             companies.append((company, held, categories))
         await session.flush()
@@ -154,17 +144,7 @@ async def test_the_tier_search_finds_what_the_aggregate_finds(
             )
             session.add(company)
             await session.flush()
-            session.add_all(
-                CompanySkill(
-                    company_id=company.id,
-                    skill=s,
-                    level=lv,
-                    is_primary=s == company.primary_skill,
-                    active=True,
-                    provider_configured=company.provider_configured,
-                )
-                for s, lv in held.items()
-            )
+            await repository.replace_skills(session, company, held)
             if rng.random() < 0.3:
                 session.add(CompanyCategory(company_id=company.id, category="hvac"))
     searched = 0
@@ -198,17 +178,7 @@ async def test_the_search_reaches_companies_missing_a_skill(
             )
             session.add(company)
             await session.flush()
-            session.add_all(
-                CompanySkill(
-                    company_id=company.id,
-                    skill=s,
-                    level=lv,
-                    is_primary=s == company.primary_skill,
-                    active=True,
-                    provider_configured=True,
-                )
-                for s, lv in held.items()
-            )
+            await repository.replace_skills(session, company, held)
     async with database.read() as session:
         found = await repository._by_tiers(
             session,

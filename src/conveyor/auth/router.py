@@ -4,13 +4,13 @@ import uuid
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from fastapi.security import OAuth2PasswordRequestForm
 
 from conveyor.auth import service
 from conveyor.auth.policies import OPEN, SIGNED_IN, Principal
 from conveyor.auth.schemas import SignupComplete, SignupCreate, TokenRead, UserRead
-from conveyor.config import Settings
+from conveyor.config import CurrentSettings
 from conveyor.database import ReadSession, WriteSession
 from conveyor.errors import PLATFORM
 from conveyor.ratelimit import SIGN_IN, SIGN_UP
@@ -18,11 +18,6 @@ from conveyor.ratelimit import SIGN_IN, SIGN_UP
 router = PLATFORM.router(prefix="/api/v1/auth", tags=["auth"])
 
 SignedIn = Annotated[Principal, Depends(SIGNED_IN)]
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 def _user_id(principal: Principal) -> uuid.UUID:
@@ -37,12 +32,11 @@ def _user_id(principal: Principal) -> uuid.UUID:
     dependencies=[Depends(OPEN), Depends(SIGN_IN)],
 )
 async def token(
-    request: Request,
+    settings: CurrentSettings,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: WriteSession,
 ) -> TokenRead:
     user = await service.authenticate(session, email=form.username, password=form.password)
-    settings = _settings(request)
     lifetime = timedelta(minutes=settings.access_token_minutes)
     access = service.issue_token(
         user, secret=settings.secret_key.get_secret_value(), lifetime=lifetime

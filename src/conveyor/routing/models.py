@@ -6,8 +6,10 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Numeric, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Numeric, String, UniqueConstraint, and_, or_
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 
 from conveyor.database import Base, TimestampMixin
 
@@ -66,18 +68,29 @@ class Company(TimestampMixin, Base):
     st_client_secret_sealed: Mapped[str | None] = mapped_column(String(1000))
     st_app_key_sealed: Mapped[str | None] = mapped_column(String(1000))
 
-    @property
+    @hybrid_property
     def provider_configured(self) -> bool:
         """The built-in mock needs nothing; ServiceTitan needs all four settings."""
         if self.provider_type == ProviderType.MOCK:
             return True
-        return all(
-            (
-                self.st_tenant_id,
-                self.st_client_id,
-                self.st_client_secret_sealed,
-                self.st_app_key_sealed,
-            )
+        return None not in (
+            self.st_tenant_id,
+            self.st_client_id,
+            self.st_client_secret_sealed,
+            self.st_app_key_sealed,
+        )
+
+    @provider_configured.inplace.expression
+    @classmethod
+    def _provider_configured_expression(cls) -> ColumnElement[bool]:
+        return or_(
+            cls.provider_type == ProviderType.MOCK.value,
+            and_(
+                cls.st_tenant_id.is_not(None),
+                cls.st_client_id.is_not(None),
+                cls.st_client_secret_sealed.is_not(None),
+                cls.st_app_key_sealed.is_not(None),
+            ),
         )
 
 

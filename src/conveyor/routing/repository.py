@@ -12,7 +12,6 @@ from sqlalchemy import (
     delete,
     exists,
     func,
-    or_,
     select,
     update,
 )
@@ -26,7 +25,6 @@ from conveyor.routing.models import (
     CompanySkill,
     Job,
     JobRouting,
-    ProviderType,
     SyncStatus,
     Technician,
 )
@@ -196,18 +194,6 @@ class Match:
     score: float
     matched_skills: list[str]
     provider_type: str
-
-
-def _configured() -> ColumnElement[bool]:
-    return or_(
-        Company.provider_type == ProviderType.MOCK.value,
-        and_(
-            Company.st_tenant_id.is_not(None),
-            Company.st_client_id.is_not(None),
-            Company.st_client_secret_sealed.is_not(None),
-            Company.st_app_key_sealed.is_not(None),
-        ),
-    )
 
 
 CATEGORY_BONUS = 5
@@ -488,7 +474,7 @@ async def provider_types(
 async def _by_category(
     session: AsyncSession, *, category: str, exclude: uuid.UUID, limit: int
 ) -> list[Match]:
-    score = CATEGORY_BONUS + case((_configured(), 3), else_=0)
+    score = CATEGORY_BONUS + case((Company.provider_configured, 3), else_=0)
     result = await session.execute(
         select(Company.id, score.label("score"), Company.provider_type)
         .join(CompanyCategory, CompanyCategory.company_id == Company.id)

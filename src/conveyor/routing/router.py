@@ -4,11 +4,11 @@ the document needs to exist."""
 import uuid
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query
 
 from conveyor.auth.policies import SERVICE
-from conveyor.config import Settings
-from conveyor.database import Database, ReadSession, WriteSession
+from conveyor.config import CurrentSettings
+from conveyor.database import CurrentDatabase, ReadSession, WriteSession
 from conveyor.errors import PlatformErrorFormat, Surface
 from conveyor.idempotency import IDEMPOTENT
 from conveyor.ratelimit import RateLimit
@@ -35,16 +35,6 @@ CREATE_JOB_LIMIT = RateLimit("routing.create_job", "10/minute")
 router = ROUTING.router(prefix="/api/v1", dependencies=[Depends(SERVICE), Depends(DEFAULT_LIMIT)])
 
 PageLimit = Annotated[int, Query(ge=1, le=100)]
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def _database(request: Request) -> Database:
-    database: Database = request.app.state.database
-    return database
 
 
 def job_read(job: Job) -> JobRead:
@@ -79,8 +69,8 @@ def job_read(job: Job) -> JobRead:
     summary="Create a job and route it to the best-matching companies",
     dependencies=[Depends(CREATE_JOB_LIMIT), Depends(IDEMPOTENT)],
 )
-async def create_job(body: JobCreate, request: Request, session: WriteSession) -> JobRead:
-    return job_read(await service.create_job(session, _settings(request), body))
+async def create_job(body: JobCreate, settings: CurrentSettings, session: WriteSession) -> JobRead:
+    return job_read(await service.create_job(session, settings, body))
 
 
 @router.get("/jobs/", response_model=list[JobRead], tags=["jobs"], summary="List jobs")
@@ -113,10 +103,10 @@ async def list_routings(job_id: uuid.UUID, session: ReadSession) -> list[Routing
     tags=["jobs"],
     summary="Sync the job to a company now (routing it to the company first if needed)",
 )
-async def sync_job(job_id: uuid.UUID, body: SyncRequest, request: Request) -> RoutingRead:
-    routing = await service.sync_now(
-        _database(request), _settings(request), job_id, body.company_id
-    )
+async def sync_job(
+    job_id: uuid.UUID, body: SyncRequest, database: CurrentDatabase, settings: CurrentSettings
+) -> RoutingRead:
+    routing = await service.sync_now(database, settings, job_id, body.company_id)
     return RoutingRead.model_validate(routing)
 
 
@@ -132,9 +122,9 @@ async def sync_job(job_id: uuid.UUID, body: SyncRequest, request: Request) -> Ro
     dependencies=[Depends(IDEMPOTENT)],
 )
 async def create_company(
-    body: CompanyCreate, request: Request, session: WriteSession
+    body: CompanyCreate, settings: CurrentSettings, session: WriteSession
 ) -> CompanyRead:
-    return await service.create_company(session, _settings(request), body)
+    return await service.create_company(session, settings, body)
 
 
 @router.get(
@@ -162,9 +152,9 @@ async def get_company(company_id: uuid.UUID, session: ReadSession) -> CompanyRea
     summary="Change a company (fields left out stay as they are)",
 )
 async def update_company(
-    company_id: uuid.UUID, body: CompanyUpdate, request: Request, session: WriteSession
+    company_id: uuid.UUID, body: CompanyUpdate, settings: CurrentSettings, session: WriteSession
 ) -> CompanyRead:
-    return await service.update_company(session, _settings(request), company_id, body)
+    return await service.update_company(session, settings, company_id, body)
 
 
 @router.post(

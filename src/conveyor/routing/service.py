@@ -99,9 +99,9 @@ def _apply_provider_settings(
 ) -> None:
     fields = provider_settings.model_fields_set
     if "tenant_id" in fields:
-        company.st_tenant_id = provider_settings.tenant_id
+        company.st_tenant_id = provider_settings.tenant_id or None
     if "client_id" in fields:
-        company.st_client_id = provider_settings.client_id
+        company.st_client_id = provider_settings.client_id or None
     if "client_secret" in fields:
         secret = provider_settings.client_secret
         company.st_client_secret_sealed = box.seal(secret) if secret else None

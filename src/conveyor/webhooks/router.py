@@ -3,10 +3,10 @@
 import uuid
 from typing import Annotated
 
-from fastapi import Depends, Query, Request, Response
+from fastapi import Depends, Query, Response
 
 from conveyor.auth.policies import ADMIN
-from conveyor.config import Settings
+from conveyor.config import CurrentSettings
 from conveyor.database import ReadSession, WriteSession
 from conveyor.errors import PLATFORM
 from conveyor.webhooks import service
@@ -29,9 +29,8 @@ router = PLATFORM.router(
     summary="Subscribe a URL to events; the signing secret is shown once",
 )
 async def create_subscription(
-    body: SubscriptionCreate, request: Request, session: WriteSession
+    body: SubscriptionCreate, settings: CurrentSettings, session: WriteSession
 ) -> SubscriptionCreated:
-    settings: Settings = request.app.state.settings
     subscription, secret = await service.create_subscription(
         session,
         settings,
