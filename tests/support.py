@@ -26,6 +26,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "log_format": "console",
         "log_level": "WARNING",
         "embedded_worker": False,
+        "simulator_latency_ms": 0,
         # Tests share one Redis: each app counts in its own namespace unless told otherwise.
         "rate_limit_key_prefix": f"conveyor-test-{uuid.uuid4().hex}",
     }

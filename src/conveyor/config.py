@@ -57,6 +57,20 @@ class Settings(BaseSettings):
     servicetitan_api_url: str = "https://api.servicetitan.io"
     servicetitan_booking_provider_id: str = "tradeengage"
     servicetitan_timeout_seconds: float = Field(default=10.0, gt=0)
+    simulator_latency_ms: int = Field(default=200, ge=0)
+    """How long each call to a simulated outside system takes (000's registry, menu, accounts)."""
+    simulator_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    """The share of simulated calls that fail (decided by the call, so runs replay exactly)."""
+    menu_extractor: Literal["simulator", "website"] = "simulator"
+    company_registry: Literal["simulator", "nzbn"] = "simulator"
+    nzbn_api_url: str = "https://api.business.govt.nz/gateway/nzbn/v5"
+    nzbn_subscription_key: SecretStr | None = None
+    account_setup: Literal["simulator", "http"] = "simulator"
+    account_setup_url: str = "http://127.0.0.1:8100/api"
+    account_setup_api_key: SecretStr | None = None
+    batches_provider_concurrency: int = Field(default=8, ge=1, le=1000)
+    """000: calls in flight to one outside system, per process."""
+    batches_provider_timeout_seconds: float = Field(default=10.0, gt=0)
     rate_limit_key_prefix: str = "conveyor-ratelimit"
     """Prefix of the counters in Redis (deployments sharing one Redis need different ones)."""
 

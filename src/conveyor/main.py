@@ -43,7 +43,7 @@ ENGINE_PACKAGES = ("conveyor.tasks",)
 log = structlog.get_logger(__name__)
 
 SURFACE_MODULES: dict[str, tuple[str, ...]] = {
-    "batches": ("conveyor.restaurants",),
+    "batches": ("conveyor.restaurants", "conveyor.batches"),
     "restaurant_registrations": ("conveyor.restaurants", "conveyor.restaurant_registrations"),
     "routing": ("conveyor.routing",),
 }

@@ -1,6 +1,7 @@
 """Every query of the restaurants package."""
 
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +17,17 @@ async def add(session: AsyncSession, restaurant: Restaurant) -> Restaurant:
 
 async def get(session: AsyncSession, restaurant_id: uuid.UUID) -> Restaurant | None:
     return await session.get(Restaurant, restaurant_id)
+
+
+async def get_many(
+    session: AsyncSession, restaurant_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Restaurant]:
+    found: dict[uuid.UUID, Restaurant] = {}
+    for start in range(0, len(restaurant_ids), 1000):  # bound the statement's parameter count
+        chunk = restaurant_ids[start : start + 1000]
+        rows = await session.execute(select(Restaurant).where(Restaurant.id.in_(chunk)))
+        found.update((restaurant.id, restaurant) for restaurant in rows.scalars())
+    return found
 
 
 async def search(

@@ -1,6 +1,7 @@
 """Restaurants: created by operators, by approved registrations (003) and from leads (000)."""
 
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -58,6 +59,13 @@ async def get(session: AsyncSession, restaurant_id: uuid.UUID) -> Restaurant:
     if restaurant is None:
         raise NotFoundError(f"Restaurant {restaurant_id} not found", code="RESTAURANT_NOT_FOUND")
     return restaurant
+
+
+async def get_many(
+    session: AsyncSession, restaurant_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Restaurant]:
+    """The restaurants among these ids that exist, by id."""
+    return await repository.get_many(session, restaurant_ids)
 
 
 search = repository.search

@@ -429,10 +429,18 @@ async def rescue_expired(session: Executor, *, now: datetime) -> tuple[int, int]
 
 
 async def request_cancel(
-    session: AsyncSession, *, task_id: int | None = None, key: str | None = None, now: datetime
+    session: AsyncSession,
+    *,
+    task_id: int | None = None,
+    key: str | None = None,
+    task_ids: Sequence[int] | None = None,
+    now: datetime,
 ) -> list[tuple[int, TaskStatus]]:
     """Cancel queued tasks outright; flag running ones so their handler can stop."""
-    target = Task.id == task_id if task_id is not None else Task.key == key
+    if task_ids is not None:
+        target = Task.id.in_(task_ids)
+    else:
+        target = Task.id == task_id if task_id is not None else Task.key == key
     queued = await session.execute(
         update(Task)
         .where(target, Task.status == TaskStatus.QUEUED)

@@ -129,6 +129,15 @@ async def cancel_by_key(session: AsyncSession, key: str) -> int:
     return len(await repository.request_cancel(session, key=key, now=utcnow()))
 
 
+async def cancel_many(session: AsyncSession, task_ids: Sequence[int]) -> int:
+    """Cancel (or ask to stop) those of these tasks that are still active; returns how many."""
+    cancelled = 0
+    for start in range(0, len(task_ids), 1000):  # bound the statement's parameter count
+        chunk = task_ids[start : start + 1000]
+        cancelled += len(await repository.request_cancel(session, task_ids=chunk, now=utcnow()))
+    return cancelled
+
+
 async def replay(session: AsyncSession, task_id: int) -> Task:
     """Put a dead (or cancelled) task back in its queue with a fresh set of attempts."""
     if not await repository.replay(session, task_id, now=utcnow()):
