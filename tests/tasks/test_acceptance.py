@@ -5,12 +5,10 @@ dies has its tasks rescued within a few seconds.
 """
 
 import asyncio
-import os
 import random
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -22,68 +20,13 @@ from sqlalchemy import make_url, text
 from conveyor.database import Database
 from conveyor.tasks import enqueue, enqueue_many
 from tests.tasks import handlers
+from tests.workers import Workers
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
-LEASE_SECONDS = 2.0
 
 OURS = "FROM task WHERE name LIKE 'accept.%'"
 """This test's tasks, not the periodic ones (pruning) that workers enqueue on the hour."""
-
-
-class Workers:
-    """Starts and signals `conveyor worker` subprocesses on one database."""
-
-    def __init__(self, database_url: str, log_dir: Path) -> None:
-        self.database_url = database_url
-        self.log_dir = log_dir
-        self.processes: list[subprocess.Popen[bytes]] = []
-
-    def start(
-        self, *, concurrency: int = 8, grace: float = 5.0, lease: float = LEASE_SECONDS
-    ) -> subprocess.Popen[bytes]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
-        env.update(
-            {
-                "CONVEYOR_DATABASE_URL": self.database_url,
-                "CONVEYOR_SERVICES": "",
-                "CONVEYOR_LOG_LEVEL": "WARNING",
-                "CONVEYOR_WORKER_LEASE_SECONDS": str(lease),
-                "CONVEYOR_WORKER_POLL_INTERVAL": "0.1",
-                "CONVEYOR_WORKER_GRACE_SECONDS": str(grace),
-            }
-        )
-        log_path = self.log_dir / f"worker-{len(self.processes)}.log"
-        with log_path.open("wb") as log:  # the child keeps its own descriptor
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "conveyor",
-                    "worker",
-                    "--concurrency",
-                    str(concurrency),
-                    "--import",
-                    "tests.tasks.handlers",
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        self.processes.append(process)
-        return process
-
-    def stop_all(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                os.kill(process.pid, signal.SIGCONT)
-                process.kill()
-            process.wait(timeout=30)
-
-    def logs(self) -> str:
-        return "\n".join(path.read_text() for path in sorted(self.log_dir.glob("worker-*.log")))
 
 
 @pytest.fixture

@@ -222,6 +222,13 @@ async def get_progress(batch_id: uuid.UUID, session: ReadSession) -> Progress:
     return await service.progress(session, batch_id)
 
 
+async def _existing_batch(batch_id: uuid.UUID, database: CurrentDatabase) -> uuid.UUID:
+    """Checked before a stream starts, so that a missing batch is a 404, not an empty stream."""
+    async with database.read() as session:
+        await service.get_batch(session, batch_id)
+    return batch_id
+
+
 @batches.get(
     "/{batch_id}/events",
     response_class=EventSourceResponse,
@@ -229,10 +236,10 @@ async def get_progress(batch_id: uuid.UUID, session: ReadSession) -> Progress:
     dependencies=[Depends(PROGRESS_LIMIT)],
 )
 async def stream_progress(
-    batch_id: uuid.UUID, request: Request, database: CurrentDatabase
+    batch_id: Annotated[uuid.UUID, Depends(_existing_batch)],
+    request: Request,
+    database: CurrentDatabase,
 ) -> AsyncIterator[ServerSentEvent]:
-    async with database.read() as session:  # a missing batch is a 404, not an empty stream
-        await service.get_batch(session, batch_id)
     last = None
     while not await request.is_disconnected():
         async with database.read() as session:
