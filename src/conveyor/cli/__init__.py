@@ -8,6 +8,7 @@ from rich.console import Console
 
 from conveyor import __version__
 from conveyor.cli import api_keys as api_keys_commands
+from conveyor.cli import batches as batches_commands
 from conveyor.cli import db as db_commands
 from conveyor.cli import tasks as tasks_commands
 from conveyor.cli import users as users_commands
@@ -30,6 +31,7 @@ app.add_typer(tasks_commands.app, name="tasks")
 app.add_typer(users_commands.app, name="users")
 app.add_typer(api_keys_commands.app, name="api-keys")
 app.add_typer(webhooks_commands.app, name="webhooks")
+app.add_typer(batches_commands.app, name="batches")
 
 
 @app.command()

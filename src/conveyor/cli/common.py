@@ -40,15 +40,14 @@ def database_error(exc: BaseException) -> str:
     return str(getattr(exc, "orig", None) or exc).splitlines()[0]
 
 
-def in_session(work: Callable[[AsyncSession], Awaitable[T]], *, write: bool = True) -> T:
-    """Run `work` in a transaction (or a read session) on the configured database."""
+def with_database(work: Callable[[Database], Awaitable[T]]) -> T:
+    """Run `work` against the configured database, for commands that open several sessions."""
     settings = load_settings()
 
     async def run() -> T:
         database = Database(settings.database_url)
         try:
-            async with database.transaction() if write else database.read() as session:
-                return await work(session)
+            return await work(database)
         finally:
             await database.dispose()
 
@@ -58,3 +57,13 @@ def in_session(work: Callable[[AsyncSession], Awaitable[T]], *, write: bool = Tr
         raise CliError(exc.message) from None
     except (SQLAlchemyError, OSError) as exc:
         raise CliError(f"could not use the database: {database_error(exc)}") from None
+
+
+def in_session(work: Callable[[AsyncSession], Awaitable[T]], *, write: bool = True) -> T:
+    """Run `work` in a transaction (or a read session) on the configured database."""
+
+    async def run(database: Database) -> T:
+        async with database.transaction() if write else database.read() as session:
+            return await work(session)
+
+    return with_database(run)
