@@ -32,6 +32,7 @@ from conveyor.batches.pipeline import (
     FINISHED_VALUES,
     JOB_TRANSITIONS,
     STEPS,
+    SUB_STEPS,
     TOTAL_STEPS,
     BatchStatus,
     JobStatus,
@@ -1129,7 +1130,14 @@ async def convert_leads(
 
 
 def _progress_schema(progress: dict[str, Any] | None) -> SubStepProgress | None:
-    return None if progress is None else SubStepProgress.model_validate(progress)
+    """Step 6's progress, its sub-steps in their documented order (JSONB keeps no order)."""
+    if progress is None:
+        return None
+    sub_steps = progress["sub_steps"]
+    return SubStepProgress(
+        current_sub_step=progress["current_sub_step"],
+        sub_steps={name: sub_steps[name] for name in SUB_STEPS if name in sub_steps},
+    )
 
 
 def _config_view(job: RegistrationJob) -> dict[str, Any]:
