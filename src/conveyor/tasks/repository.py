@@ -437,6 +437,7 @@ async def request_cancel(
     now: datetime,
 ) -> list[tuple[int, TaskStatus]]:
     """Cancel queued tasks outright; flag running ones so their handler can stop."""
+    target: ColumnElement[bool]
     if task_ids is not None:
         target = Task.id.in_(task_ids)
     else:
