@@ -419,3 +419,10 @@ async def test_a_simulator_with_failure_rate_one_always_fails() -> None:
         await SimulatedCompanyRegistry(failure_rate=1.0).search("Pizza Palace")
     with pytest.raises(ProviderError, match="simulated"):
         await SimulatedMenuExtractor(failure_rate=1.0).extract(_restaurant(None))
+
+
+async def test_in_production_menus_are_not_read_from_internal_hosts(fake: FakeServer) -> None:
+    fake.answer("/", _page(MENU))
+    with pytest.raises(ProviderError, match=r"127\.0\.0\.1 is an internal address"):
+        await WebsiteMenuExtractor(timeout=2, public_only=True).extract(_restaurant(fake.url))
+    assert fake.sent == []

@@ -26,6 +26,7 @@ from typing import Any, Protocol, TypedDict
 import httpx
 
 from conveyor.config import Settings
+from conveyor.kit.network import internal_address
 
 
 class ProviderError(Exception):
@@ -661,16 +662,32 @@ class WebsiteMenuExtractor:
         *,
         timeout: float = 10.0,
         max_bytes: int = MAX_BYTES,
+        public_only: bool = False,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.timeout = timeout
         self.max_bytes = max_bytes
+        self.public_only = public_only
+        """Refuse hosts inside our own network (production: websites are user data)."""
         self.transport = transport
+
+    async def _check_host(self, request: httpx.Request) -> None:
+        """Run before every request, redirects included."""
+        if not self.public_only:
+            return
+        host = request.url.host
+        try:
+            address = await internal_address(host, request.url.port or 443)
+        except OSError:
+            raise ProviderError(f"{host} does not resolve") from None
+        if address is not None:
+            raise ProviderError(f"{host} is an internal address; menus are read from public sites")
 
     def _client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
             timeout=self.timeout,
             transport=self.transport,
+            event_hooks={"request": [self._check_host]},
             follow_redirects=True,
             headers={
                 "Accept": "text/html,application/xhtml+xml",
@@ -801,7 +818,10 @@ class HttpAccountSetup:
 
 def menu_extractor(settings: Settings) -> MenuExtractor:
     if settings.menu_extractor == "website":
-        return WebsiteMenuExtractor(timeout=settings.batches_provider_timeout_seconds)
+        return WebsiteMenuExtractor(
+            timeout=settings.batches_provider_timeout_seconds,
+            public_only=settings.is_production,
+        )
     return SimulatedMenuExtractor(**_simulation(settings))
 
 

@@ -1,28 +1,13 @@
 """Where webhooks may be sent: never, in production, into the service's own network (SSRF)."""
 
-import asyncio
-import ipaddress
-import socket
 from urllib.parse import urlsplit
 
 from conveyor.errors import ValidationError
+from conveyor.kit.network import internal_address
 
 
 class DestinationRefused(ValidationError):
     code = "WEBHOOK_URL_REFUSED"
-
-
-def _is_internal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return (
-        address.is_private
-        or address.is_loopback
-        or address.is_link_local
-        or address.is_reserved
-        or address.is_multicast
-        or address.is_unspecified
-    )
 
 
 def check_url_shape(url: str, *, production: bool) -> None:
@@ -49,13 +34,11 @@ async def check_destination(url: str, *, production: bool) -> None:
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        address = await internal_address(host, port)
     except OSError:
         raise DestinationRefused(f"url: host {host} does not resolve") from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if _is_internal(address):
-            raise DestinationRefused(
-                f"url: {host} resolves to {address}, an internal address; webhooks go only"
-                " to public hosts in production"
-            )
+    if address is not None:
+        raise DestinationRefused(
+            f"url: {host} resolves to {address}, an internal address; webhooks go only"
+            " to public hosts in production"
+        )
