@@ -5,8 +5,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Executable
 
 from conveyor.batches.models import Lead, RegistrationBatch, RegistrationJob, RegistrationJobStep
 from conveyor.batches.pipeline import (
@@ -18,11 +20,18 @@ from conveyor.batches.pipeline import (
     StepStatus,
     Tally,
 )
+from conveyor.database import JSONType
 
 CHUNK = 1000
 """Ids per `IN (...)`: well inside SQLite's and asyncpg's parameter limits."""
 
 T = TypeVar("T")
+
+
+async def _core(session: AsyncSession, statement: Executable) -> CursorResult[Any]:
+    """A bulk UPDATE as plain Core on the session's connection: none of the ORM's
+    bookkeeping, which the engine's hot path cannot afford (no loaded objects are affected)."""
+    return await (await session.connection()).execute(statement)
 
 
 def _chunks(values: Sequence[T]) -> Iterable[Sequence[T]]:
@@ -162,11 +171,11 @@ async def restaurants_in_active_batches(
 
 async def set_batch_active(session: AsyncSession, batch_id: uuid.UUID, active: bool) -> None:
     """Mark whether the batch's restaurants are taken (pending or in-progress batch)."""
-    await session.execute(
+    await _core(
+        session,
         update(RegistrationJob)
         .where(RegistrationJob.batch_id == batch_id)
         .values(in_active_batch=active),
-        execution_options={"synchronize_session": False},
     )
 
 
@@ -191,7 +200,11 @@ async def jobs_of_batch(
     statuses: Iterable[JobStatus] | None = None,
     ids: Sequence[uuid.UUID] | None = None,
 ) -> list[RegistrationJob]:
-    query = select(RegistrationJob).where(RegistrationJob.batch_id == batch_id)
+    query = (
+        select(RegistrationJob)
+        .where(RegistrationJob.batch_id == batch_id)
+        .execution_options(populate_existing=True)
+    )
     if statuses is not None:
         query = query.where(RegistrationJob.status.in_([status.value for status in statuses]))
     if ids is None:
@@ -245,11 +258,11 @@ async def update_jobs(
     session: AsyncSession, job_ids: Sequence[uuid.UUID], *, now: datetime, **values: Any
 ) -> None:
     for chunk in _chunks(job_ids):
-        await session.execute(
+        await _core(
+            session,
             update(RegistrationJob)
             .where(RegistrationJob.id.in_(chunk))
             .values(updated_at=now, **values),
-            execution_options={"synchronize_session": False},
         )
 
 
@@ -279,7 +292,8 @@ async def move_steps(
     """
     moved: list[tuple[uuid.UUID, uuid.UUID]] = []
     for chunk in _chunks(job_ids):
-        result = await session.execute(
+        result = await _core(
+            session,
             update(RegistrationJobStep)
             .where(
                 RegistrationJobStep.job_id.in_(chunk),
@@ -288,10 +302,45 @@ async def move_steps(
             )
             .values(status=to.value, **values)
             .returning(RegistrationJobStep.id, RegistrationJobStep.job_id),
-            execution_options={"synchronize_session": False},
         )
-        moved += [(step_id, job_id) for step_id, job_id in result]
+        moved += [(row.id, row.job_id) for row in result]
     return moved
+
+
+async def start_steps(
+    session: AsyncSession,
+    step_number: int,
+    tasks: Sequence[tuple[uuid.UUID, int]],
+    *,
+    waiting: StepStatus,
+    now: datetime,
+    sub_step_progress: dict[uuid.UUID, dict[str, Any]] | None = None,
+) -> None:
+    """Step `step_number` of each (job, task) -> in progress, run by that task (one
+    executemany); a step no longer in `waiting` is left alone."""
+    values: dict[str, Any] = {
+        "status": StepStatus.IN_PROGRESS.value,
+        "started_at": now,
+        "task_id": bindparam("task"),
+    }
+    if sub_step_progress is not None:
+        values["sub_step_progress"] = bindparam("progress", type_=JSONType)
+    statement = (
+        update(RegistrationJobStep)
+        .where(
+            RegistrationJobStep.job_id == bindparam("job"),
+            RegistrationJobStep.step_number == step_number,
+            RegistrationJobStep.status == waiting.value,
+        )
+        .values(**values)
+    )
+    rows = [
+        {"job": job_id, "task": task_id}
+        | ({"progress": sub_step_progress[job_id]} if sub_step_progress is not None else {})
+        for job_id, task_id in tasks
+    ]
+    if rows:
+        await (await session.connection()).execute(statement, rows)
 
 
 async def reset_steps(
@@ -308,14 +357,14 @@ async def reset_steps(
     }
     if not keep_sub_steps:
         values["sub_step_progress"] = None
-    await session.execute(
+    await _core(
+        session,
         update(RegistrationJobStep)
         .where(
             RegistrationJobStep.job_id == job_id,
             RegistrationJobStep.step_number >= from_step,
         )
         .values(**values),
-        execution_options={"synchronize_session": False},
     )
 
 
@@ -335,16 +384,17 @@ async def cancel_open(
         )
     )
     task_ids = [task_id for (task_id,) in tasks if task_id is not None]
-    await session.execute(
+    await _core(
+        session,
         update(RegistrationJobStep)
         .where(
             RegistrationJobStep.batch_id == batch_id,
             RegistrationJobStep.status.in_([status.value for status in OPEN_STEP]),
         )
         .values(status=StepStatus.CANCELLED.value, finished_at=now),
-        execution_options={"synchronize_session": False},
     )
-    jobs = await session.execute(
+    jobs = await _core(
+        session,
         update(RegistrationJob)
         .where(
             RegistrationJob.batch_id == batch_id,
@@ -358,7 +408,6 @@ async def cancel_open(
         )
         .values(status=JobStatus.CANCELLED.value, updated_at=now)
         .returning(RegistrationJob.id),
-        execution_options={"synchronize_session": False},
     )
     return len(jobs.all()), task_ids
 

@@ -2,16 +2,15 @@
 
 Operators' actions run in the request's transaction and enqueue the next automatic step in
 it. Automatic steps run on the engine (`batches.run_step`): they read what they need, call the
-outside system with no transaction open, and write the result, fenced on the step still being
-in progress, in the transaction that completes their task. So a cancelled or retried job is
-never advanced by a step that was already under way.
+outside system with no transaction open, and write the result in one short transaction fenced
+on the step still being in progress. So a task that runs twice changes nothing the second time,
+and a cancelled or retried job is never advanced by a step that was already under way.
 """
 
 import asyncio
 import re
 import uuid
-from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -42,7 +41,6 @@ from conveyor.batches.pipeline import (
     enabled_sub_steps,
     initial_sub_steps,
     job_status_at,
-    next_step_status,
     password_from_pattern,
     start_next_stage,
     step,
@@ -132,10 +130,6 @@ class StepTask(BaseModel):
 
 class StepFailed(Exception):
     """An outside system failed; the engine retries the step."""
-
-
-Commit = Callable[[], AbstractAsyncContextManager[AsyncSession]]
-"""A transaction for a step's final writes (a task passes `ctx.complete`)."""
 
 
 # --- batches ------------------------------------------------------------------------------
@@ -275,9 +269,10 @@ async def _enter(
     now: Any,
     sub_steps: dict[uuid.UUID, dict[str, bool]] | None = None,
     keep_progress: bool = False,
+    **job_values: Any,
 ) -> None:
     """Move `jobs` on to step `number`: an automatic step is queued on the engine, an action
-    step waits for an operator."""
+    step waits for an operator. `job_values` are written to the jobs in the same statement."""
     if not jobs:
         return
     target = job_status_at(number)
@@ -286,38 +281,52 @@ async def _enter(
         if current is not target:
             check(JOB_TRANSITIONS, current, target)
     ids = [job.id for job in jobs]
-    await repository.update_jobs(session, ids, now=now, status=target.value, current_step=number)
-    moved = await repository.move_steps(
-        session,
-        ids,
-        number,
-        to=next_step_status(number),
-        when={StepStatus.PENDING},
-        started_at=now,
+    await repository.update_jobs(
+        session, ids, now=now, status=target.value, current_step=number, **job_values
     )
     if step(number).automatic:
-        await _queue(session, moved, number, sub_steps=sub_steps, keep_progress=keep_progress)
+        await _queue(
+            session, ids, number, now=now, sub_steps=sub_steps, keep_progress=keep_progress
+        )
+    else:
+        await repository.move_steps(
+            session,
+            ids,
+            number,
+            to=StepStatus.ACTION_REQUIRED,
+            when={StepStatus.PENDING},
+            started_at=now,
+        )
 
 
 async def _queue(
     session: AsyncSession,
-    moved: Sequence[tuple[uuid.UUID, uuid.UUID]],
+    job_ids: Sequence[uuid.UUID],
     number: int,
     *,
+    now: Any,
+    waiting: StepStatus = StepStatus.PENDING,
     sub_steps: dict[uuid.UUID, dict[str, bool]] | None = None,
     keep_progress: bool = False,
 ) -> None:
-    """Enqueue `batches.run_step` for these (step id, job id) and remember each task."""
+    """Enqueue `batches.run_step` for step `number` of these jobs, and mark each step in
+    progress with its task (so that a cancel can cancel the task) in one statement."""
     task_ids = await tasks.enqueue_many(
-        session, RUN_STEP, [StepTask(job_id=job_id, step=number) for _, job_id in moved]
+        session, RUN_STEP, [StepTask(job_id=job_id, step=number) for job_id in job_ids]
     )
-    rows: list[dict[str, Any]] = []
-    for (step_id, job_id), task_id in zip(moved, task_ids, strict=True):
-        row: dict[str, Any] = {"id": step_id, "task_id": task_id}
-        if number == ACCOUNT_SETUP and not keep_progress:
-            row["sub_step_progress"] = initial_sub_steps((sub_steps or {}).get(job_id, {}))
-        rows.append(row)
-    await repository.update_rows(session, RegistrationJobStep, rows)
+    progress = None
+    if number == ACCOUNT_SETUP and not keep_progress:
+        progress = {
+            job_id: initial_sub_steps((sub_steps or {}).get(job_id, {})) for job_id in job_ids
+        }
+    await repository.start_steps(
+        session,
+        number,
+        [(job_id, task_id) for job_id, task_id in zip(job_ids, task_ids, strict=True)],
+        waiting=waiting,
+        now=now,
+        sub_step_progress=progress,
+    )
 
 
 async def _finish_batch_if_done(session: AsyncSession, batch: RegistrationBatch) -> None:
@@ -456,19 +465,23 @@ async def run_step(
     *,
     attempt: int,
     final: bool,
-    commit: Commit | None = None,
-    idempotency_key: str = "",
 ) -> None:
-    """Run one automatic step of one job (the body of `batches.run_step`)."""
+    """Run one automatic step of one job (the body of `batches.run_step`).
+
+    Every write is fenced on the step still being in progress, so a task that runs twice (a
+    rescued attempt) or late (after a cancel or a retry) changes nothing.
+    """
     async with database.read() as session:
         job = await repository.get_job(session, job_id)
-        row = await repository.get_step(session, job_id, number)
-        if job is None or row is None or row.status != StepStatus.IN_PROGRESS.value:
+        if job is None or job.status != JobStatus.IN_PROGRESS or job.current_step != number:
             return  # cancelled, retried from elsewhere, or already done: nothing left to do
         restaurant = await restaurants_service.get(session, job.restaurant_id)
+        row = (
+            await repository.get_step(session, job_id, number) if number == ACCOUNT_SETUP else None
+        )
     facts = _facts(restaurant)
-    if number == ACCOUNT_SETUP:
-        await _set_up_account(database, settings, job, row, facts, final=final, commit=commit)
+    if row is not None:
+        await _set_up_account(database, settings, job, row, facts, final=final)
         return
     started = utcnow()
     limit = settings.batches_provider_concurrency
@@ -496,13 +509,11 @@ async def run_step(
     except providers.ProviderError as exc:
         if not final:
             raise StepFailed(str(exc)) from None
-        async with (commit or database.transaction)() as session:
+        async with database.transaction() as session:
             await _fail(session, job_id, number, str(exc))
         return
-    async with (commit or database.transaction)() as session:
-        await _complete(
-            session, job_id, number, result, started=started, restaurant_email=facts.email
-        )
+    async with database.transaction() as session:
+        await _complete(session, job, number, result, started=started, restaurant_email=facts.email)
 
 
 async def _search(
@@ -526,19 +537,21 @@ async def _search(
 
 async def _complete(
     session: AsyncSession,
-    job_id: uuid.UUID,
+    job: RegistrationJob,
     number: int,
     result: dict[str, Any],
     *,
     started: Any,
     restaurant_email: str | None,
 ) -> None:
-    """Record an automatic step's result and move the job on, unless the step moved meanwhile."""
+    """Record an automatic step's result and move the job on, unless the step moved meanwhile
+    (a cancel or a retry): the step's own status is the fence. `job` is as read before the
+    outside call; the worker's few statements here are what a batch's throughput rests on."""
     now = utcnow()
     found_nothing = number == 2 and not result["candidates"]
     moved = await repository.move_steps(
         session,
-        [job_id],
+        [job.id],
         number,
         to=StepStatus.ACTION_REQUIRED if found_nothing else StepStatus.COMPLETED,
         when={StepStatus.IN_PROGRESS},
@@ -549,20 +562,14 @@ async def _complete(
     )
     if not moved:
         return
-    job = await repository.get_job(session, job_id)
-    assert job is not None
-    if number == 1:
-        job.menu = result["menu"]
-    elif number == 2:
-        job.candidates = result["candidates"]
-    elif number == COMPANY_DETAILS:
-        job.company = result["company"]
-        job.config = _prefill(job.config, result["company"], restaurant_email)
+    values = dict(result)
+    if number == COMPANY_DETAILS:
+        values["config"] = _prefill(job.config, result["company"], restaurant_email)
     if found_nothing:
-        job.status = check(JOB_TRANSITIONS, JobStatus(job.status), JobStatus.ACTION_REQUIRED)
-        job.updated_at = now
+        status = check(JOB_TRANSITIONS, JobStatus(job.status), JobStatus.ACTION_REQUIRED)
+        await repository.update_jobs(session, [job.id], now=now, status=status.value, **values)
         return
-    await _enter(session, [job], number + 1, now=now)
+    await _enter(session, [job], number + 1, now=now, **values)
 
 
 def _milliseconds(started: Any, finished: Any) -> int:
@@ -614,7 +621,6 @@ async def _set_up_account(
     facts: providers.RestaurantFacts,
     *,
     final: bool,
-    commit: Commit | None,
 ) -> None:
     """Step 6: the sub-steps stage by stage, each stage's sub-steps side by side. Progress is
     written after every stage, so a retry resumes where this attempt stopped."""
@@ -667,7 +673,7 @@ async def _set_up_account(
                 ids.update({key: value for key, value in outcome.items() if key in ids})
         progress = {"current_sub_step": stage[0], "sub_steps": sub_steps}
         if errors and final:
-            async with (commit or database.transaction)() as session:
+            async with database.transaction() as session:
                 await _fail(
                     session, job.id, ACCOUNT_SETUP, "; ".join(errors), sub_step_progress=progress
                 )
@@ -690,7 +696,7 @@ async def _set_up_account(
             return  # cancelled while this stage ran: stop here
         if errors:
             raise StepFailed("; ".join(errors))
-    async with (commit or database.transaction)() as session:
+    async with database.transaction() as session:
         now = utcnow()
         moved = await repository.move_steps(
             session,
@@ -1014,15 +1020,8 @@ async def search_company(
         job.search_term = request.search_term
         job.status = check(JOB_TRANSITIONS, JobStatus(job.status), JobStatus.IN_PROGRESS)
         job.updated_at = now
-        moved = await repository.move_steps(
-            session,
-            [job.id],
-            2,
-            to=StepStatus.IN_PROGRESS,
-            when={StepStatus.ACTION_REQUIRED},
-            started_at=now,
-        )
-        await _queue(session, moved, 2)
+        await session.flush()
+        await _queue(session, [job.id], 2, now=now, waiting=StepStatus.ACTION_REQUIRED)
         return job
     await repository.move_steps(
         session,

@@ -12,6 +12,9 @@ enough that an operator sees a failed job while still looking at the batch."""
 
 @task(service.RUN_STEP, max_attempts=STEP_ATTEMPTS, backoff=STEP_BACKOFF, queue="batches")
 async def run_step(ctx: TaskContext, payload: StepTask) -> None:
+    # The step's own status fences its writes (see `service.run_step`), so the handler does
+    # not need `ctx.complete()`: its task is marked succeeded in the engine's batched
+    # completions, one statement fewer per step on the path a batch's speed rests on.
     try:
         await service.run_step(
             ctx.database,
@@ -20,7 +23,6 @@ async def run_step(ctx: TaskContext, payload: StepTask) -> None:
             payload.step,
             attempt=ctx.attempt,
             final=ctx.is_last_attempt,
-            commit=ctx.complete,
         )
     except StepFailed:
         raise
