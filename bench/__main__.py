@@ -3,7 +3,7 @@
 import importlib
 import sys
 
-BENCHMARKS = ("http_health", "tasks", "routing")
+BENCHMARKS = ("http_health", "tasks", "routing", "batches")
 
 
 def main(names: list[str]) -> None:

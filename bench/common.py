@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 
@@ -25,6 +25,18 @@ def free_port() -> int:
 @contextmanager
 def served(env: dict[str, str], *, startup_timeout: float = 60.0) -> Iterator[str]:
     """`conveyor serve` in a subprocess on a free loopback port; yields its base URL."""
+    with served_process(env, startup_timeout=startup_timeout) as (base_url, _):
+        yield base_url
+
+
+@contextmanager
+def served_process(
+    env: dict[str, str],
+    *,
+    startup_timeout: float = 60.0,
+    stderr: IO[bytes] | int = subprocess.PIPE,
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """As `served`, also yielding the process (for its pid); `stderr` may be a file to keep."""
     port = free_port()
     environment = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
     environment.update({"CONVEYOR_LOG_LEVEL": "WARNING", **env})
@@ -32,7 +44,7 @@ def served(env: dict[str, str], *, startup_timeout: float = 60.0) -> Iterator[st
         [sys.executable, "-m", "conveyor", "serve", "--port", str(port)],
         env=environment,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=stderr,
     )
     base_url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + startup_timeout
@@ -46,7 +58,7 @@ def served(env: dict[str, str], *, startup_timeout: float = 60.0) -> Iterator[st
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("conveyor serve did not start")
             time.sleep(0.1)
-        yield base_url
+        yield base_url, process
     finally:
         process.terminate()
         process.wait(timeout=30)
