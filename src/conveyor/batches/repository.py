@@ -266,14 +266,10 @@ async def update_jobs(
         )
 
 
-async def update_rows(
-    session: AsyncSession,
-    model: type[RegistrationJob] | type[RegistrationJobStep],
-    rows: list[dict[str, Any]],
-) -> None:
-    """Different values per row, by primary key, in one executemany."""
+async def update_job_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Different values per job, by primary key, in one executemany."""
     if rows:
-        await session.execute(update(model), rows)
+        await session.execute(update(RegistrationJob), rows)
 
 
 async def move_steps(

@@ -41,6 +41,7 @@ from conveyor.batches.pipeline import (
     enabled_sub_steps,
     initial_sub_steps,
     job_status_at,
+    next_step_status,
     password_from_pattern,
     start_next_stage,
     step,
@@ -247,7 +248,7 @@ async def step_summary(session: AsyncSession, batch_id: uuid.UUID) -> dict[str, 
     step's working status (in progress, or action required), and any other that occurs."""
     summary: dict[str, dict[str, int]] = {}
     for item in STEPS:
-        working = StepStatus.IN_PROGRESS if item.automatic else StepStatus.ACTION_REQUIRED
+        working = next_step_status(item.number)
         summary[f"step_{item.number}"] = {
             StepStatus.COMPLETED.value: 0,
             working.value: 0,
@@ -827,9 +828,8 @@ async def _select_companies(
         finished_at=now,
         duration_ms=0,
     )
-    await repository.update_rows(
+    await repository.update_job_rows(
         session,
-        RegistrationJob,
         [
             {"id": job.id, "selected_company_number": selections[job.id].company_number}
             for job in jobs
@@ -915,7 +915,7 @@ async def _configure(
             details={"job_ids": no_email},
         )
     now = utcnow()
-    await repository.update_rows(session, RegistrationJob, rows)
+    await repository.update_job_rows(session, rows)
     await repository.move_steps(
         session,
         [job.id for job in jobs],
