@@ -12,6 +12,7 @@ from sqlalchemy.sql import Executable
 
 from conveyor.batches.models import Lead, RegistrationBatch, RegistrationJob, RegistrationJobStep
 from conveyor.batches.pipeline import (
+    ACTIVE_JOB,
     OPEN_STEP,
     TOTAL_STEPS,
     BatchStatus,
@@ -26,6 +27,8 @@ CHUNK = 1000
 """Ids per `IN (...)`: well inside SQLite's and asyncpg's parameter limits."""
 
 T = TypeVar("T")
+
+ACTIVE_JOB_VALUES = sorted(status.value for status in ACTIVE_JOB)
 
 
 async def _core(session: AsyncSession, statement: Executable) -> CursorResult[Any]:
@@ -154,6 +157,16 @@ async def step_summary(session: AsyncSession, batch_id: uuid.UUID) -> list[tuple
     return [(number, status, count) for number, status, count in rows]
 
 
+async def has_active_jobs(session: AsyncSession, batch_id: uuid.UUID) -> bool:
+    """Whether any job of the batch is pending, in progress or waiting (one index probe)."""
+    found = await session.execute(
+        select(RegistrationJob.id)
+        .where(RegistrationJob.batch_id == batch_id, RegistrationJob.status.in_(ACTIVE_JOB_VALUES))
+        .limit(1)
+    )
+    return found.first() is not None
+
+
 async def restaurants_in_active_batches(
     session: AsyncSession, restaurant_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, uuid.UUID]:
@@ -238,7 +251,7 @@ async def steps_of_batch(
     query = select(RegistrationJobStep).where(RegistrationJobStep.batch_id == batch_id)
     if step_number is not None:
         query = query.where(RegistrationJobStep.step_number == step_number)
-    return list((await session.execute(query)).scalars())
+    return list((await session.execute(query.order_by(RegistrationJobStep.step_number))).scalars())
 
 
 async def get_step(
@@ -394,13 +407,7 @@ async def cancel_open(
         update(RegistrationJob)
         .where(
             RegistrationJob.batch_id == batch_id,
-            RegistrationJob.status.in_(
-                [
-                    JobStatus.PENDING.value,
-                    JobStatus.IN_PROGRESS.value,
-                    JobStatus.ACTION_REQUIRED.value,
-                ]
-            ),
+            RegistrationJob.status.in_(ACTIVE_JOB_VALUES),
         )
         .values(status=JobStatus.CANCELLED.value, updated_at=now)
         .returning(RegistrationJob.id),

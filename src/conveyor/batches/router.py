@@ -11,6 +11,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from conveyor.auth.policies import OPERATIONS, Principal
 from conveyor.batches import service
+from conveyor.batches.models import RegistrationJob
 from conveyor.batches.pipeline import TOTAL_STEPS, BatchStatus
 from conveyor.batches.schemas import (
     AlreadyConverted,
@@ -252,6 +253,12 @@ async def stream_progress(
         await asyncio.sleep(EVENTS_INTERVAL_SECONDS)
 
 
+def _job_state(job: RegistrationJob) -> JobStateEnvelope:
+    return JobStateEnvelope(
+        job=JobState(id=job.id, status=job.status, current_step=job.current_step)
+    )
+
+
 @jobs.get("/{job_id}", response_model=JobEnvelope, summary="One restaurant's registration job")
 async def get_job(job_id: uuid.UUID, session: ReadSession) -> JobEnvelope:
     return JobEnvelope(job=await service.job_detail(session, job_id))
@@ -265,9 +272,7 @@ async def retry_job(
     job = await service.retry(
         session, job_id, from_step=body.from_step, reset_config=body.reset_config
     )
-    return JobStateEnvelope(
-        job=JobState(id=job.id, status=job.status, current_step=job.current_step)
-    )
+    return _job_state(job)
 
 
 @jobs.post(
@@ -279,9 +284,7 @@ async def search_company(
     job_id: uuid.UUID, body: CompanySearch, session: WriteSession
 ) -> JobStateEnvelope:
     job = await service.search_company(session, job_id, body)
-    return JobStateEnvelope(
-        job=JobState(id=job.id, status=job.status, current_step=job.current_step)
-    )
+    return _job_state(job)
 
 
 @leads.post(
