@@ -258,11 +258,13 @@ async def test_expired_leases_are_rescued_and_exhausted_ones_buried(
 
 
 async def test_heartbeats_keep_a_long_task_leased(database: Database, registry: Registry) -> None:
+    # The task outlives its lease almost three times over; heartbeats every lease/3 keep it.
+    # The lease leaves a heartbeat 0.8 s of slack, which a loaded CI machine needs.
     @task("demo.steady", into=registry)
     async def steady(ctx: TaskContext, payload: dict[str, Any]) -> None:
-        await asyncio.sleep(1.5)
+        await asyncio.sleep(3.5)
 
-    config = dataclasses.replace(FAST, lease=timedelta(seconds=0.6))
+    config = dataclasses.replace(FAST, lease=timedelta(seconds=1.2))
     task_id = await _enqueue(database, registry, "demo.steady")
     async with running(Worker(database, config, tasks=registry)):
         await wait_for(status_is(database, task_id, "succeeded"))
