@@ -1,14 +1,22 @@
 """Helpers shared by test modules (fixtures live in conftest.py)."""
 
 import os
+import threading
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
 
 from conveyor.auth import service as auth_service
 from conveyor.auth.models import Role
 from conveyor.config import Settings
 from conveyor.database import Database
+from tests.workers import free_port
 
 POSTGRES_URL = os.environ.get("CONVEYOR_TEST_DATABASE_URL") or None
 REDIS_URL = os.environ.get("CONVEYOR_TEST_REDIS_URL") or None
@@ -64,3 +72,22 @@ async def bearer_headers(
         user, secret=settings.secret_key.get_secret_value(), lifetime=timedelta(minutes=5)
     )
     return {"Authorization": f"Bearer {token}"}
+
+
+@contextmanager
+def serving(app: FastAPI) -> Iterator[str]:
+    """`app` on a real port in a background thread (lifespan and embedded worker included)."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive(), "the server stopped while starting"
+        assert time.monotonic() < deadline, "the server did not start within 30 s"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

@@ -166,7 +166,7 @@ async def test_flat_validation_is_400(client: httpx.AsyncClient) -> None:
     body = response.json()
     assert set(body) == {"success", "error", "message"}
     assert body["success"] is False
-    assert body["error"] == "Validation error"
+    assert body["error"] == "Bad Request"
     assert "address.state" in body["message"]
 
 
@@ -175,7 +175,7 @@ async def test_flat_not_found_unknown_path_and_method(client: httpx.AsyncClient)
     assert response.status_code == 404
     assert response.json() == {
         "success": False,
-        "error": "Not found",
+        "error": "Not Found",
         "message": "Thing 9 not found",
     }
     response = await client.get("/t/flat/elsewhere")
@@ -183,7 +183,7 @@ async def test_flat_not_found_unknown_path_and_method(client: httpx.AsyncClient)
     assert response.json()["success"] is False
     response = await client.patch("/t/flat/things")
     assert response.status_code == 405
-    assert response.json()["error"] == "Method not allowed"
+    assert response.json()["error"] == "Method Not Allowed"
 
 
 # --- 002: {"status": "error", "message", "data": {"error_code", "path"}} ----------------------
@@ -291,3 +291,41 @@ async def test_rejected_input_is_never_echoed(client: httpx.AsyncClient, name: s
     assert response.status_code in {400, 422}
     assert "hunter2" not in response.text
     assert "password" in response.text
+
+
+# --- a surface mounted where a setting says, and a format with its own code names ----------
+
+
+def _mounted_module() -> Module:
+    surface = Surface(
+        "mounted",
+        StatusEnvelopeFormat(codes={"NOT_FOUND": "NOTHING_HERE"}),
+        prefixes=("/things",),
+    )
+    router = surface.router(dependencies=[Depends(OPEN)])
+
+    @router.get("/things/{thing_id}")
+    async def get_mounted_thing(thing_id: int) -> dict[str, Any]:
+        raise NotFoundError(f"Thing {thing_id} not found")
+
+    return Module(name="mounted", routers=[router], surface=surface, prefix=lambda _: "/m/v2")
+
+
+async def test_a_module_is_mounted_at_its_prefix_and_owns_the_paths_under_it(
+    settings: Settings,
+) -> None:
+    app = create_app(settings, extra_modules=[_mounted_module()])
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
+    ):
+        found = await http.get("/m/v2/things/3")
+        assert found.status_code == 404
+        assert found.json() == {
+            "status": "error",
+            "message": "Thing 3 not found",
+            "data": {"error_code": "NOTHING_HERE", "path": "/m/v2/things/3"},
+        }
+        unknown = await http.get("/m/v2/other")
+        assert unknown.json()["data"] == {"error_code": "NOTHING_HERE", "path": "/m/v2/other"}
+        assert (await http.get("/things/3")).json()["error_code"] == "NOT_FOUND"  # platform

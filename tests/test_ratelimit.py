@@ -11,7 +11,7 @@ from fastapi import Depends
 from conveyor.auth.policies import OPEN
 from conveyor.config import Settings
 from conveyor.database import Database
-from conveyor.errors import PLATFORM
+from conveyor.errors import PLATFORM, NotFoundError
 from conveyor.main import create_app
 from conveyor.module import Module
 from conveyor.ratelimit import RateLimit
@@ -26,6 +26,10 @@ def _ping_module() -> Module:
     @router.get("/ping")
     async def ping() -> dict[str, bool]:
         return {"pong": True}
+
+    @router.get("/pings/{number}")
+    async def one_ping(number: int) -> dict[str, bool]:
+        raise NotFoundError(f"Ping {number} not found")
 
     return Module(name="ping", routers=[router])
 
@@ -59,6 +63,21 @@ async def test_a_caller_over_its_limit_gets_429_in_the_surface_format(settings: 
     body = refused.json()
     assert body["error_code"] == "RATE_LIMIT_EXCEEDED"
     assert body["detail"].startswith("Too many requests; try again in")
+
+
+async def test_error_answers_carry_the_headers_and_count(settings: Settings) -> None:
+    async with _clients(settings) as (client,):
+        missing = await client.get("/api/test/pings/7")
+        invalid = await client.get("/api/test/pings/seven")
+        fine = await client.get("/api/test/ping")
+    assert (missing.status_code, invalid.status_code, fine.status_code) == (404, 422, 200)
+    assert [answer.headers.get("X-RateLimit-Remaining") for answer in (missing, invalid, fine)] == [
+        "2",
+        "1",
+        "0",
+    ]
+    assert missing.headers["X-RateLimit-Limit"] == "3"
+    assert int(missing.headers["X-RateLimit-Reset"]) > time.time()
 
 
 async def test_callers_are_counted_by_api_key_else_by_address(

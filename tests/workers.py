@@ -1,10 +1,15 @@
-"""`conveyor worker` subprocesses on a test's database, to kill, stop and restart for real."""
+"""`conveyor worker` and `conveyor serve` subprocesses on a test's database, to kill, stop and
+restart for real."""
 
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 LEASE_SECONDS = 2.0
@@ -72,3 +77,67 @@ class Workers:
 
     def logs(self) -> str:
         return "\n".join(path.read_text() for path in sorted(self.log_dir.glob("worker-*.log")))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """`conveyor serve` on one database and port, to stop and start again."""
+
+    def __init__(self, database_url: str, log_dir: Path) -> None:
+        self.database_url = database_url
+        self.log_dir = log_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self, **settings: str) -> str:
+        """Serve until `stop()`; returns once the API answers. `settings` are more
+        `CONVEYOR_*` variables by lower-case name."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+        env.update(
+            {
+                "CONVEYOR_DATABASE_URL": self.database_url,
+                "CONVEYOR_LOG_LEVEL": "WARNING",
+                "CONVEYOR_WORKER_POLL_INTERVAL": "0.1",
+                **{f"CONVEYOR_{name.upper()}": value for name, value in settings.items()},
+            }
+        )
+        self.starts += 1
+        with (self.log_dir / f"server-{self.starts}.log").open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "conveyor", "serve", "--port", str(self.port)],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{self.url}/api/v1/health/ready", timeout=1).status_code == 200:
+                    return self.url
+            except httpx.TransportError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"conveyor serve did not start:\n{self.logs()}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        """Ctrl-C, as an operator stops it, and wait until it has exited."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            self.process.wait(timeout=30)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=30)
+
+    def logs(self) -> str:
+        return "\n".join(path.read_text() for path in sorted(self.log_dir.glob("server-*.log")))

@@ -1,6 +1,7 @@
 """Settings: one pydantic-settings class, read once by `create_app()` or the CLI."""
 
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
@@ -38,6 +39,10 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
     database_pool_size: int = Field(default=10, ge=1)
     access_token_minutes: int = Field(default=60, ge=1, le=60 * 24 * 30)
+    console_enabled: bool = True
+    """Serve the operator console at /console (server-rendered pages for operators and admins)."""
+    console_session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+    """How long a console sign-in lasts."""
     embedded_worker: bool | None = None
     """Run a task worker inside `conveyor serve` (default: yes in development, no in production)."""
     worker_concurrency: int = Field(default=10, ge=1, le=1000)
@@ -45,6 +50,10 @@ class Settings(BaseSettings):
     worker_lease_seconds: float = Field(default=30.0, ge=1)
     worker_grace_seconds: float = Field(default=10.0, ge=0)
     task_retention_hours: float = Field(default=168.0, gt=0)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    """Larger request bodies are refused with 413 before any handler reads them."""
+    cors_origins: list[str] = Field(default_factory=list)
+    """Browser origins allowed to call the API (JSON list); none by default."""
     rate_limits_enabled: bool = True
     rate_limits: dict[str, str] = Field(default_factory=dict)
     """Overrides by limit name, as JSON: `{"routing.create_job": "20/minute"}`."""
@@ -58,7 +67,7 @@ class Settings(BaseSettings):
     servicetitan_booking_provider_id: str = "tradeengage"
     servicetitan_timeout_seconds: float = Field(default=10.0, gt=0)
     simulator_latency_ms: int = Field(default=200, ge=0)
-    """How long each call to a simulated outside system takes (000's registry, menu, accounts)."""
+    """How long each call to a simulated outside system takes (000's and 001's)."""
     simulator_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     """The share of simulated calls that fail (decided by the call, so runs replay exactly)."""
     menu_extractor: Literal["simulator", "website"] = "simulator"
@@ -71,8 +80,38 @@ class Settings(BaseSettings):
     batches_provider_concurrency: int = Field(default=8, ge=1, le=1000)
     """000: calls in flight to one outside system, per process."""
     batches_provider_timeout_seconds: float = Field(default=10.0, gt=0)
+    registrations_default_region: str = Field(default="MW", pattern=r"^[A-Z]{2}$")
+    """001: the country whose national phone numbers (`0991234567`) registrations accept."""
+    registrations_allowed_currencies: tuple[str, ...] = ("MWK", "USD", "GBP", "EUR", "ZAR")
+    """001: a registration needs at least one active account in one of these currencies."""
+    core_banking: Literal["simulator", "t24"] = "simulator"
+    t24_customers_file: Path | None = None
+    """001: the simulator's customers (default: `t24_customers.json` in the package)."""
+    t24_url: str = "http://127.0.0.1:8300"
+    """001: base URL of the bank's service bus in front of T24."""
+    t24_username: str | None = None
+    t24_password: SecretStr | None = None
+    t24_timeout_seconds: float = Field(default=10.0, gt=0)
     rate_limit_key_prefix: str = "conveyor-ratelimit"
     """Prefix of the counters in Redis (deployments sharing one Redis need different ones)."""
+    reports_prefix: str = "/api/reports"
+    """002: where the reports surface is mounted; empty serves the document's bare paths."""
+    reports_writer: Literal["offline", "openai"] = "offline"
+    """002: who writes sections: the deterministic offline writer, or an OpenAI-compatible API."""
+    reports_openai_base_url: str = "https://api.openai.com/v1"
+    reports_openai_model: str = "gpt-4o-mini"
+    reports_openai_api_key: SecretStr | None = None
+    reports_openai_timeout_seconds: float = Field(default=60.0, gt=0)
+    """002: how long one call to the model may take."""
+    reports_openai_max_retries: int = Field(default=3, ge=0, le=10)
+    """002: retries of one call answered 429 or 5xx (or not answered), with backoff."""
+    reports_job_timeout_seconds: float = Field(default=300.0, gt=0, le=3600)
+    """002: a job not finished this long after a worker first started it fails (`TIMEOUT`)."""
+    reports_expiry_hours: float = Field(default=24.0, gt=0)
+    """002: finished jobs are deleted (and answer 404) this long after they finished."""
+    reports_max_text_bytes: int = Field(default=200_000, ge=1)
+    """002: the largest `original_text` accepted, in bytes once decoded."""
+    reports_max_prompt_chars: int = Field(default=4_000, ge=1)
 
     @field_validator("services", mode="before")
     @classmethod
@@ -91,6 +130,14 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"unknown service(s) {', '.join(unknown)}; choose from {', '.join(SURFACES)}"
             )
+        return value
+
+    @field_validator("reports_prefix")
+    @classmethod
+    def _mount_path(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not value.startswith("/"):
+            raise ValueError("reports_prefix must be empty or a path starting with '/'")
         return value
 
     @field_validator("rate_limits")

@@ -11,13 +11,14 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import structlog
 from fastapi import APIRouter, FastAPI
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -234,11 +235,37 @@ def validation_message(field_errors: Sequence[FieldError]) -> str:
     return "Invalid request: " + "; ".join(parts) if parts else "Invalid request"
 
 
+KEPT_HEADERS = "kept_headers"
+
+
+def keep_headers(request: Request, headers: Mapping[str, str]) -> None:
+    """Headers every answer to this request carries, an error answer too: FastAPI drops the
+    headers a dependency set on its `Response` when the handler (or validation) fails."""
+    setattr(request.state, KEPT_HEADERS, {**getattr(request.state, KEPT_HEADERS, {}), **headers})
+
+
 class ErrorFormat:
-    """How one surface renders errors. Subclasses implement `body`."""
+    """How one surface renders errors. Subclasses implement `body` and name the model that
+    documents it in OpenAPI (`schema`)."""
 
     validation_status: ClassVar[int] = 400
     media_type: ClassVar[str] = "application/json"
+    schema: ClassVar[type[BaseModel] | None] = None
+    """The error body as a model, for OpenAPI; None for a surface outside the schema."""
+
+    def openapi_responses(self) -> dict[int | str, dict[str, Any]]:
+        """Every 4xx and 5xx of the surface's routes, in its error body (this also replaces
+        FastAPI's default 422 schema, which no surface uses)."""
+        if self.schema is None:
+            return {}
+        # The media type is explicit: a route that answers in another one (Server-Sent
+        # Events) still sends its errors as JSON.
+        ref = {"$ref": f"#/components/schemas/{self.schema.__name__}"}
+        documented = {"model": self.schema, "content": {self.media_type: {"schema": ref}}}
+        return {
+            "4XX": {**documented, "description": "The request cannot be served as it is"},
+            "5XX": {**documented, "description": "The service failed; quote the reference"},
+        }
 
     def validation_problem(
         self, field_errors: Sequence[FieldError], *, correlation_id: str | None
@@ -259,15 +286,22 @@ class ErrorFormat:
         return JSONResponse(
             jsonable_encoder(self.body(problem, request)),
             status_code=problem.status,
-            headers=dict(problem.headers),
+            headers={**getattr(request.state, KEPT_HEADERS, {}), **problem.headers},
             media_type=self.media_type,
         )
+
+
+class PlatformErrorBody(BaseModel):
+    detail: str
+    error_code: str
+    timestamp: str
 
 
 class PlatformErrorFormat(ErrorFormat):
     """`{"detail", "error_code", "timestamp"}`: document 004, health and the platform."""
 
     validation_status = 422
+    schema = PlatformErrorBody
 
     def body(self, problem: Problem, request: Request) -> dict[str, Any]:
         return {
@@ -277,10 +311,22 @@ class PlatformErrorFormat(ErrorFormat):
         }
 
 
+class NestedError(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any]
+
+
+class NestedErrorBody(BaseModel):
+    success: Literal[False]
+    error: NestedError
+
+
 class NestedErrorFormat(ErrorFormat):
     """`{"success": false, "error": {"code", "message", "details"}}`: document 000."""
 
     validation_status = 400
+    schema = NestedErrorBody
 
     def body(self, problem: Problem, request: Request) -> dict[str, Any]:
         details = dict(problem.details)
@@ -297,22 +343,54 @@ class NestedErrorFormat(ErrorFormat):
         }
 
 
+class FlatErrorBody(BaseModel):
+    success: Literal[False]
+    error: str
+    message: str
+
+
 class FlatErrorFormat(ErrorFormat):
     """`{"success": false, "error": "<type>", "message"}`: document 001."""
 
     validation_status = 400
+    schema = FlatErrorBody
 
     def body(self, problem: Problem, request: Request) -> dict[str, Any]:
-        return {"success": False, "error": problem.title, "message": problem.message}
+        # The document's error types are the HTTP reason phrases ("Bad Request", "Not Found").
+        error = HTTPStatus(problem.status).phrase
+        return {"success": False, "error": error, "message": problem.message}
+
+
+class StatusEnvelopeErrorData(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    error_code: str
+    path: str
+    details: list[dict[str, Any]] | None = None
+
+
+class StatusEnvelopeErrorBody(BaseModel):
+    status: Literal["error"]
+    message: str
+    data: StatusEnvelopeErrorData
 
 
 class StatusEnvelopeFormat(ErrorFormat):
-    """`{"status": "error", "message", "data": {"error_code", "path"}}`: document 002."""
+    """`{"status": "error", "message", "data": {"error_code", "path"}}`: document 002.
+
+    `codes` renames platform codes to the document's own (`UNAUTHORIZED` is 002's
+    `AUTH_INVALID_API_KEY`).
+    """
 
     validation_status = 422
+    schema = StatusEnvelopeErrorBody
+
+    def __init__(self, codes: Mapping[str, str] | None = None) -> None:
+        self.codes = dict(codes or {})
 
     def body(self, problem: Problem, request: Request) -> dict[str, Any]:
-        data: dict[str, Any] = {"error_code": problem.code, "path": request.url.path}
+        code = self.codes.get(problem.code, problem.code)
+        data: dict[str, Any] = {"error_code": code, "path": request.url.path}
         data.update(problem.details)
         if problem.field_errors:
             data["details"] = [
@@ -329,11 +407,23 @@ class StatusEnvelopeFormat(ErrorFormat):
         return {"status": "error", "message": problem.message, "data": data}
 
 
+class ProblemDetails(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    errors: dict[str, list[str]] | None = None
+    code: str
+    traceId: str | None = None
+
+
 class ProblemDetailsFormat(ErrorFormat):
     """RFC 9457 `application/problem+json`, ASP.NET style: document 003."""
 
     validation_status = 400
     media_type = "application/problem+json"
+    schema = ProblemDetails
 
     _SECTIONS: ClassVar[dict[int, str]] = {
         400: "15.5.1",
@@ -396,8 +486,10 @@ class Surface:
         )
 
     def router(self, prefix: str = "", **kwargs: Any) -> APIRouter:
-        """An `APIRouter` whose routes render errors in this surface's format."""
-        return APIRouter(prefix=prefix, route_class=self.route_class, **kwargs)
+        """An `APIRouter` whose routes render errors in this surface's format, and document
+        them so in OpenAPI."""
+        responses = {**self.errors.openapi_responses(), **kwargs.pop("responses", {})}
+        return APIRouter(prefix=prefix, route_class=self.route_class, responses=responses, **kwargs)
 
     def __repr__(self) -> str:
         return f"Surface({self.name!r})"
@@ -410,13 +502,23 @@ PLATFORM = Surface("platform", PlatformErrorFormat())
 class SurfaceResolver:
     """Finds the surface that owns a request: its matched route, else the longest prefix."""
 
-    def __init__(self, surfaces: Sequence[Surface], *, default: Surface = PLATFORM) -> None:
+    def __init__(
+        self,
+        surfaces: Sequence[Surface],
+        *,
+        default: Surface = PLATFORM,
+        mounts: Mapping[Surface, str] | None = None,
+    ) -> None:
+        """`mounts` gives the path a surface's routers were mounted under, when a setting
+        decides it: the surface owns that path, and its prefixes are relative to it."""
         self.default = default
-        self._prefixes = sorted(
-            ((prefix.rstrip("/"), surface) for surface in surfaces for prefix in surface.prefixes),
-            key=lambda item: len(item[0]),
-            reverse=True,
-        )
+        mounted = mounts or {}
+        owned = [
+            ((mounted.get(surface, "") + prefix).rstrip("/"), surface)
+            for surface in surfaces
+            for prefix in (*surface.prefixes, *([""] if mounted.get(surface) else []))
+        ]
+        self._prefixes = sorted(owned, key=lambda item: len(item[0]), reverse=True)
 
     def resolve(self, request: Request) -> Surface:
         route = request.scope.get("route")
@@ -433,6 +535,19 @@ class SurfaceResolver:
 def _correlation_id(request: Request) -> str | None:
     value = getattr(request.state, "correlation_id", None)
     return str(value) if value else None
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path (Starlette's 405 names only the first
+    route that matched the path)."""
+    path = request.url.path
+    methods = {
+        method
+        for context in iter_route_contexts(request.app.routes)
+        if context.path_regex is not None and context.path_regex.match(path)
+        for method in context.methods or ()
+    }
+    return ", ".join(sorted(methods))
 
 
 def install_error_handlers(app: FastAPI, resolver: SurfaceResolver) -> None:
@@ -457,7 +572,8 @@ def install_error_handlers(app: FastAPI, resolver: SurfaceResolver) -> None:
         if exc.status_code == 404 and exc.detail == "Not Found":
             message = f"No resource at {request.url.path}"
         elif exc.status_code == 405:
-            allowed = (exc.headers or {}).get("Allow", "")
+            allowed = _allowed_methods(request) or (exc.headers or {}).get("Allow", "")
+            exc.headers = {**(exc.headers or {}), "Allow": allowed}
             message = f"Method {request.method} is not allowed on {request.url.path}"
             message += f"; allowed: {allowed}" if allowed else ""
         else:

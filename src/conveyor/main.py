@@ -14,13 +14,14 @@ from redis.asyncio import Redis
 from starlette.requests import Request
 from starlette.responses import Response
 
-from conveyor import __version__, idempotency, tasks
-from conveyor.auth.policies import ensure_every_route_has_a_policy
+from conveyor import __version__, idempotency, security, tasks
+from conveyor.auth.policies import document_access, ensure_every_route_has_a_policy
 from conveyor.config import Settings
 from conveyor.database import Database
 from conveyor.errors import (
     PLATFORM,
     ErrorBoundaryMiddleware,
+    Surface,
     SurfaceResolver,
     install_error_handlers,
 )
@@ -44,17 +45,24 @@ log = structlog.get_logger(__name__)
 
 SURFACE_MODULES: dict[str, tuple[str, ...]] = {
     "batches": ("conveyor.restaurants", "conveyor.batches"),
+    "registrations": ("conveyor.registrations",),
+    "reports": ("conveyor.reports",),
     "restaurant_registrations": ("conveyor.restaurants", "conveyor.restaurant_registrations"),
     "routing": ("conveyor.routing",),
 }
 """Surface name (as in `CONVEYOR_SERVICES`) -> the packages that implement it."""
 
+CONSOLE_MODULE = "conveyor.console"
+"""The operator console: mounted unless `CONVEYOR_CONSOLE_ENABLED=false`."""
+
 
 def load_modules(settings: Settings) -> list[Module]:
-    """The platform modules plus the surfaces enabled in `settings.services`."""
+    """The platform modules, the surfaces enabled in `settings.services`, and the console."""
     paths = [*PLATFORM_MODULES]
     for name in settings.services:
         paths += [path for path in SURFACE_MODULES.get(name, ()) if path not in paths]
+    if settings.console_enabled:
+        paths.append(CONSOLE_MODULE)
     return [importlib.import_module(path).module for path in paths]
 
 
@@ -138,21 +146,27 @@ def create_app(
     app.state.settings = settings
     health_checks: dict[str, HealthCheck] = {}
     surfaces = [PLATFORM]
+    mounts: dict[Surface, str] = {}
     for module in modules:
+        mount_path = module.mount_path(settings)
         for router in module.routers:
-            app.include_router(router)
+            app.include_router(router, prefix=mount_path)
         health_checks.update(module.health_checks)
         if module.surface is not None and module.surface not in surfaces:
             surfaces.append(module.surface)
+            if mount_path:
+                mounts[module.surface] = mount_path
     app.state.health_checks = health_checks
     app.state.modules = modules
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     ensure_every_route_has_a_policy(app)
+    document_access(app, settings)
 
-    resolver = SurfaceResolver(surfaces)
+    resolver = SurfaceResolver(surfaces, mounts=mounts)
     install_error_handlers(app, resolver)
     app.add_exception_handler(idempotency.Replay, idempotency.replay_handler)
     app.add_middleware(idempotency.IdempotencyMiddleware)
+    security.install(app, settings, resolver)
     app.add_middleware(ErrorBoundaryMiddleware, resolver=resolver)
     app.add_middleware(RequestContextMiddleware)
     return app

@@ -6,13 +6,15 @@ from dataclasses import dataclass, field
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from conveyor.config import Settings
 from conveyor.errors import Surface
 
 HealthCheck = Callable[[], Awaitable[bool]]
 """Answers whether an outside system the module depends on is reachable."""
 
-DemoLoader = Callable[[AsyncSession], Awaitable[None]]
-"""Writes a module's demo data through the given session (the caller commits)."""
+DemoLoader = Callable[[AsyncSession, Settings], Awaitable[Sequence[str]]]
+"""Writes a module's demo data through the given session (the caller commits) and returns
+lines telling a newcomer what to try with it."""
 
 
 @dataclass(frozen=True)
@@ -24,3 +26,9 @@ class Module:
     surface: Surface | None = None
     health_checks: Mapping[str, HealthCheck] = field(default_factory=dict)
     demo: DemoLoader | None = None
+    prefix: Callable[[Settings], str] | None = None
+    """Where the routers are mounted when a setting decides it (002's `reports_prefix`); the
+    surface's `prefixes` are then relative to it."""
+
+    def mount_path(self, settings: Settings) -> str:
+        return self.prefix(settings) if self.prefix is not None else ""

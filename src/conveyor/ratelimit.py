@@ -27,7 +27,7 @@ from redis.asyncio import Redis
 
 from conveyor.auth.policies import CurrentIdentity
 from conveyor.config import Settings
-from conveyor.errors import RateLimitedError
+from conveyor.errors import RateLimitedError, keep_headers
 
 log = structlog.get_logger(__name__)
 
@@ -117,6 +117,7 @@ class RateLimit:
         shown = response.headers.get("X-RateLimit-Remaining")
         if shown is None or decision.remaining < int(shown):
             response.headers.update(headers)
+            keep_headers(request, headers)  # an error answer counts against the limit too
 
     def __repr__(self) -> str:
         return f"RateLimit({self.name!r})"

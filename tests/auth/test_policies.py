@@ -3,11 +3,14 @@
 import re
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import httpx
 import pytest
 from fastapi import Depends, FastAPI
 
+from conveyor.auth import service as auth_service
+from conveyor.auth import sessions
 from conveyor.auth.models import ApiKey, Role
 from conveyor.auth.policies import (
     ADMIN,
@@ -91,8 +94,12 @@ async def test_protected_routes_refuse_missing_bad_and_underprivileged_credentia
     assert protected, "the admin APIs are protected in every environment"
     plain_user = await bearer_headers(database, any_env_settings)
     unscoped_key = await api_key_headers(database)
+    plain_session = await _session_cookie(database, any_env_settings)
     for method, path, rule in protected:
         where = f"{method} {path}"
+        if rule.session:
+            await _check_console_page(any_env_client, method, path, rule, plain_session)
+            continue
         missing = await any_env_client.request(method, path)
         assert missing.status_code == 401, where
         assert "This endpoint needs" in missing.text, where
@@ -106,6 +113,36 @@ async def test_protected_routes_refuse_missing_bad_and_underprivileged_credentia
         if rule.api_key and rule.api_key_scope:
             wrong_scope = await any_env_client.request(method, path, headers=unscoped_key)
             assert wrong_scope.status_code == 403, where
+
+
+async def _session_cookie(database: Database, settings: Settings) -> dict[str, str]:
+    """A `Cookie` header holding a console session of a plain user."""
+    async with database.transaction() as session:
+        user = await auth_service.create_user(
+            session, email="owner@example.com", password="a password", name="Owner"
+        )
+    value = sessions.encode(
+        sessions.new(user.id),
+        secret=settings.secret_key.get_secret_value(),
+        lifetime=timedelta(minutes=5),
+    )
+    return {"Cookie": f"{sessions.COOKIE}={value}"}
+
+
+async def _check_console_page(
+    client: httpx.AsyncClient, method: str, path: str, rule: Rule, plain_session: dict[str, str]
+) -> None:
+    """Console pages send a visitor without a valid session to sign in, and refuse (403) a
+    signed-in user without the role."""
+    where = f"{method} {path}"
+    for headers in ({}, {"Cookie": f"{sessions.COOKIE}=not-a-session"}):
+        missing = await client.request(method, path, headers=headers)
+        assert missing.status_code == 303, where
+        assert missing.headers["location"].startswith("/console/sign-in"), where
+    if rule.roles:
+        wrong_role = await client.request(method, path, headers=plain_session)
+        assert wrong_role.status_code == 403, where
+        assert "This page needs the" in wrong_role.text, where
 
 
 async def test_admins_pass_the_admin_policy_with_a_token_or_a_scoped_key(

@@ -84,6 +84,21 @@ async def test_creating_a_batch_checks_its_restaurants(client: httpx.AsyncClient
     assert (await client.get(BATCHES)).json()["total_count"] == 1
 
 
+@pytest.mark.parametrize("auto_start", [False, True])
+async def test_a_batchs_jobs_are_listed_in_the_order_of_its_restaurants(
+    client: httpx.AsyncClient, auto_start: bool
+) -> None:
+    restaurants = [(await create_restaurant(client, name=f"Cafe {n}"))["id"] for n in range(12)]
+    order = restaurants[::-1]
+    created = await create_batch(client, order, auto_start=auto_start)
+    assert [job["restaurant_id"] for job in created["registration_jobs"]] == order
+    batch_id = created["batch_job"]["id"]
+    detail = (await client.get(f"{BATCHES}/{batch_id}")).json()
+    assert [job["restaurant_id"] for job in detail["registration_jobs"]] == order
+    step = (await client.get(f"{BATCHES}/{batch_id}/steps/1")).json()
+    assert [row["restaurant_id"] for row in step["restaurants"]] == order
+
+
 async def test_start_twice_and_start_after_cancel(client: httpx.AsyncClient) -> None:
     pizza = await create_restaurant(client, name="Pizza Palace")
     batch_id = (await create_batch(client, [pizza["id"]]))["batch_job"]["id"]

@@ -3,7 +3,6 @@
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ from pathlib import Path
 import httpx
 
 from conveyor import __version__, migrations
+from tests.workers import free_port
 
 
 def run_cli(
@@ -87,14 +87,8 @@ def test_production_refuses_to_start_with_the_default_secret(tmp_path: Path) -> 
     assert "Traceback" not in result.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_serve_answers_then_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     environment = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
     process = subprocess.Popen(
         [sys.executable, "-m", "conveyor", "serve", "--port", str(port)],

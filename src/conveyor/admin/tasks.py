@@ -3,13 +3,17 @@
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, Query
+from fastapi import Depends, Path, Query
 from pydantic import BaseModel, ConfigDict
 
 from conveyor import tasks
 from conveyor.auth.policies import ADMIN
 from conveyor.database import ReadSession, WriteSession
 from conveyor.errors import PLATFORM, ConflictError, NotFoundError
+from conveyor.kit.paging import Offset
+
+TaskId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+"""Task ids are 64-bit: larger numbers are a 422, not a database overflow."""
 
 router = PLATFORM.router(
     prefix="/api/v1/admin/tasks", tags=["admin: tasks"], dependencies=[Depends(ADMIN)]
@@ -66,7 +70,7 @@ async def list_tasks(
     status: tasks.TaskStatus | None = None,
     name: str | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> TaskPage:
     items, total = await tasks.list_tasks(
         session, status=status, name=name, limit=limit, offset=offset
@@ -88,7 +92,7 @@ async def task_stats(session: ReadSession) -> list[TaskCount]:
 
 
 @router.get("/{task_id}", response_model=TaskRead, summary="One task, with its last error")
-async def get_task(task_id: int, session: ReadSession) -> TaskRead:
+async def get_task(task_id: TaskId, session: ReadSession) -> TaskRead:
     return TaskRead.model_validate(await _get_or_404(session, task_id))
 
 
@@ -97,7 +101,7 @@ async def get_task(task_id: int, session: ReadSession) -> TaskRead:
     response_model=TaskRead,
     summary="Put a dead (or cancelled) task back in its queue with fresh attempts",
 )
-async def replay_task(task_id: int, session: WriteSession) -> TaskRead:
+async def replay_task(task_id: TaskId, session: WriteSession) -> TaskRead:
     await _get_or_404(session, task_id)
     try:
         return TaskRead.model_validate(await tasks.replay(session, task_id))
@@ -110,7 +114,7 @@ async def replay_task(task_id: int, session: WriteSession) -> TaskRead:
     response_model=TaskRead,
     summary="Cancel a queued task, or ask a running one to stop",
 )
-async def cancel_task(task_id: int, session: WriteSession) -> TaskRead:
+async def cancel_task(task_id: TaskId, session: WriteSession) -> TaskRead:
     await _get_or_404(session, task_id)
     try:
         await tasks.cancel(session, task_id)

@@ -9,13 +9,16 @@ Every request's credentials are identified once (`identify`, cached by FastAPI f
 whatever the route; a policy then decides. `create_app` refuses a route without exactly one
 policy, and a test walks every route with missing, bad and under-privileged credentials.
 
+The console's pages accept its session cookie (`auth.sessions`, which browsers send only under
+/console); no API route does, so a browser's cookie never authorises a cross-site API call.
+
 Credentials are checked with a read session. An API key's last use is written in a separate
 short transaction at most once a minute, so polling clients never take the write lock per request.
 """
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 import structlog
 from fastapi import Depends, FastAPI, Request
@@ -23,7 +26,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 
-from conveyor.auth import service
+from conveyor.auth import service, sessions
 from conveyor.auth.models import Role
 from conveyor.config import Settings
 from conveyor.database import Database
@@ -49,6 +52,8 @@ class Principal:
     user_id: uuid.UUID | None = None
     roles: frozenset[str] = frozenset()
     signup_completed: bool = False
+    name: str | None = None
+    """The user's display name (users only)."""
 
     @property
     def subject(self) -> str:
@@ -73,10 +78,12 @@ class Identity:
     key: Principal | None = None
     bearer_presented: bool = False
     user: Principal | None = None
+    session_user: Principal | None = None
+    """The user the console session names, if it is valid and signed in."""
 
     @property
     def principal(self) -> Principal:
-        return self.key or self.user or Principal(client=self.client)
+        return self.key or self.user or self.session_user or Principal(client=self.client)
 
 
 def _client(request: Request) -> str:
@@ -95,12 +102,9 @@ async def _identify_key(database: Database, plaintext: str, client: str) -> Prin
     return Principal(client=client, api_key_id=api_key.id, scopes=frozenset(api_key.scopes))
 
 
-async def _identify_user(
-    database: Database, settings: Settings, token: str, client: str
-) -> Principal | None:
-    secret = settings.secret_key.get_secret_value()
+async def _active_user(database: Database, user_id: uuid.UUID, client: str) -> Principal | None:
+    """The caller named by a token or a console session, while their account is active."""
     try:
-        user_id = service.user_id_from_token(token, secret=secret)
         async with database.read() as session:
             user = await service.get_active(session, user_id)
     except AuthenticationError:
@@ -110,7 +114,27 @@ async def _identify_user(
         user_id=user.id,
         roles=frozenset(user.roles),
         signup_completed=user.signup_completed,
+        name=user.name,
     )
+
+
+async def _identify_user(
+    database: Database, settings: Settings, token: str, client: str
+) -> Principal | None:
+    try:
+        user_id = service.user_id_from_token(token, secret=settings.secret_key.get_secret_value())
+    except AuthenticationError:
+        return None
+    return await _active_user(database, user_id, client)
+
+
+async def _identify_session(
+    database: Database, settings: Settings, cookie: str, client: str
+) -> Principal | None:
+    session = sessions.decode(cookie, secret=settings.secret_key.get_secret_value())
+    if session is None or session.user_id is None:
+        return None
+    return await _active_user(database, session.user_id, client)
 
 
 async def identify(
@@ -122,6 +146,7 @@ async def identify(
     database: Database = request.app.state.database
     settings: Settings = request.app.state.settings
     client = _client(request)
+    cookie = request.cookies.get(sessions.COOKIE)
     identity = Identity(
         client=client,
         key_presented=api_key is not None,
@@ -129,6 +154,9 @@ async def identify(
         bearer_presented=token is not None,
         user=(
             await _identify_user(database, settings, token, client) if token is not None else None
+        ),
+        session_user=(
+            await _identify_session(database, settings, cookie, client) if cookie else None
         ),
     )
     request.state.principal = identity.principal
@@ -150,11 +178,16 @@ class Rule:
     """A signed-in user is accepted (with `roles`, only one holding one of them)."""
     roles: frozenset[Role] = field(default_factory=frozenset)
     signup_completed: bool = False
+    session: bool = False
+    """A user signed in to the console (its session cookie) is accepted, with `roles`."""
 
     def describe(self) -> str:
         if self.open:
             return "anyone"
         accepted = []
+        if self.session:
+            who = " or ".join(sorted(role.value for role in self.roles)) or "user"
+            accepted.append(f"an {who} signed in to the console")
         if self.api_key:
             scope = f" with scope '{self.api_key_scope}'" if self.api_key_scope else ""
             accepted.append(f"an API key ({API_KEY_HEADER}){scope}")
@@ -171,6 +204,8 @@ class Rule:
             return self._admit_key(identity.key)
         if self.bearer and identity.bearer_presented:
             return self._admit_user(identity.user)
+        if self.session and identity.session_user is not None:
+            return self._admit_user(identity.session_user, what="page")
         raise AuthenticationError(
             f"This endpoint needs {self.describe()}", headers=self._challenge()
         )
@@ -184,14 +219,14 @@ class Rule:
             )
         return key
 
-    def _admit_user(self, user: Principal | None) -> Principal:
+    def _admit_user(self, user: Principal | None, *, what: str = "endpoint") -> Principal:
         if user is None:
             raise AuthenticationError(
                 "The bearer token is invalid or expired", headers=self._challenge()
             )
         if self.roles and not self.roles & {Role(role) for role in user.roles}:
             needed = " or ".join(sorted(role.value for role in self.roles))
-            raise PermissionDeniedError(f"This endpoint needs the {needed} role")
+            raise PermissionDeniedError(f"This {what} needs the {needed} role")
         if self.signup_completed and not user.signup_completed:
             raise PermissionDeniedError(
                 "Complete sign-up first (POST /api/v1/auth/complete-signup)",
@@ -259,6 +294,14 @@ SERVICE = Policy("service", development=_OPEN, production=_ANY_API_KEY)
 API_KEY = Policy("api-key", development=_ANY_API_KEY)
 """002: an API key always, as its document requires."""
 
+CONSOLE = Policy("console", development=Rule(session=True, roles=_STAFF))
+"""Console pages for operators (and admins): batches, routing, registrations."""
+
+CONSOLE_ADMIN = Policy(
+    "console-admin", development=Rule(session=True, roles=frozenset({Role.ADMIN}))
+)
+"""Console pages for admins only: reviews (003) and tasks."""
+
 
 @dataclass(frozen=True)
 class RouteAccess:
@@ -305,3 +348,28 @@ def ensure_every_route_has_a_policy(app: FastAPI) -> None:
             "every route must declare exactly one access policy; these do not: "
             + "; ".join(problems)
         )
+
+
+def document_access(app: FastAPI, settings: Settings) -> None:
+    """Make each operation's OpenAPI `security` say what its policy asks in this environment:
+    none for an open route, else the credentials it accepts. (FastAPI would list both schemes
+    on every route, because every route identifies its caller.)"""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        for route in route_access(app):
+            rule = route.policies[0].rule(settings)
+            requirements: list[dict[str, list[str]]] = []
+            if not rule.open:
+                requirements += [{_api_key_header.scheme_name: []}] if rule.api_key else []
+                requirements += [{_bearer.scheme_name: []}] if rule.bearer else []
+            for method in route.methods:
+                operation = schema["paths"].get(route.path, {}).get(method.lower())
+                if operation is not None:
+                    operation["security"] = requirements
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

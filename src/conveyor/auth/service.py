@@ -39,6 +39,11 @@ async def create_user(
     return await repository.add(session, user)
 
 
+async def find_user(session: AsyncSession, email: str) -> User | None:
+    """The user with this email, whatever its case."""
+    return await repository.get_by_email(session, email)
+
+
 async def authenticate(session: AsyncSession, *, email: str, password: str) -> User:
     """The active user with these credentials; one answer, one cost, for every failure."""
     user = await repository.get_by_email(session, email)

@@ -21,12 +21,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from html.parser import HTMLParser
-from typing import Any, Protocol, TypedDict
+from typing import Any, Protocol
 
 import httpx
 
 from conveyor.config import Settings
 from conveyor.kit.network import internal_address
+from conveyor.kit.redact import excerpt
+from conveyor.kit.simulation import Simulation, dice, digits
 
 
 class ProviderError(Exception):
@@ -152,34 +154,12 @@ async def limited(provider: str, concurrency: int) -> AsyncIterator[None]:
 # --- simulators ---------------------------------------------------------------------------
 
 
-def _fraction(*parts: object) -> float:
-    """A number in [0, 1) fixed by `parts`: the simulators' dice, the same on every run."""
-    digest = hashlib.sha256("|".join(str(part) for part in parts).encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
-
-
-def _digits(count: int, *parts: object) -> str:
-    return str(int(_fraction(*parts) * 10**count)).zfill(count)
-
-
 def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "", name.lower()) or "restaurant"
 
 
-@dataclass
-class Simulator:
-    """Latency and failures shared by the simulators: each call sleeps `latency` seconds, and
-    fails when the dice for (operation, subject, attempt) land under `failure_rate`, so a
-    failing run can be replayed exactly."""
-
-    latency: float = 0.0
-    failure_rate: float = 0.0
-
-    async def _call(self, operation: str, subject: str, attempt: int) -> None:
-        if self.latency:
-            await asyncio.sleep(self.latency)
-        if _fraction("fail", operation, subject, attempt) < self.failure_rate:
-            raise ProviderError(f"simulated {operation} failure (attempt {attempt})")
+class Simulator(Simulation):
+    failure = ProviderError
 
 
 _CUISINES: dict[str, list[tuple[str, str, str]]] = {
@@ -252,7 +232,7 @@ class SimulatedMenuExtractor(Simulator):
             MenuItem(
                 name=dish,
                 description=description,
-                price=f"{6 + int(_fraction('price', restaurant.id, dish) * 2400) / 100:.2f}",
+                price=f"{6 + int(dice('price', restaurant.id, dish) * 2400) / 100:.2f}",
                 category=category,
             )
             for dish, description, category in _CUISINES[cuisine]
@@ -283,34 +263,34 @@ class SimulatedCompanyRegistry(Simulator):
         if not words or words[0].lower() == "unregistered":
             return []
         if any(char.isdigit() for char in words[0]):  # an address: "12 Queen Street Auckland"
-            if _fraction("address", term.lower()) >= 0.5:
+            if dice("address", term.lower()) >= 0.5:
                 return []
             street = next((word for word in words[1:] if word.isalpha()), words[-1])
             return [self._company(f"{street.title()} Trading Limited")]
         found = [self._company(f"{term} Limited")]
-        if _fraction("holdings", term.lower()) < 1 / 3:
+        if dice("holdings", term.lower()) < 1 / 3:
             found.append(self._company(f"{term} Holdings Limited"))
         return found
 
     def _company(self, company_name: str) -> Candidate:
         key = company_name.lower()
-        removed = _fraction("removed", key) < 0.1
+        removed = dice("removed", key) < 0.1
         return Candidate(
             company_name=company_name,
-            company_number=str(1_000_000 + int(_fraction("number", key) * 8_999_999)),
+            company_number=str(1_000_000 + int(dice("number", key) * 8_999_999)),
             status="Removed" if removed else "Registered",
-            nzbn="9429" + _digits(9, "nzbn", key),
+            nzbn="9429" + digits(9, "nzbn", key),
         )
 
     async def details(self, candidate: Candidate, *, attempt: int = 1) -> CompanyDetails:
         await self._call("registry-details", candidate.nzbn, attempt)
         key = candidate.company_name.lower()
         directors = [
-            f"{_FIRST_NAMES[int(_fraction('first', key, index) * len(_FIRST_NAMES))]} "
-            f"{_LAST_NAMES[int(_fraction('last', key, index) * len(_LAST_NAMES))]}"
-            for index in range(1 + int(_fraction("directors", key) * 2))
+            f"{_FIRST_NAMES[int(dice('first', key, index) * len(_FIRST_NAMES))]} "
+            f"{_LAST_NAMES[int(dice('last', key, index) * len(_LAST_NAMES))]}"
+            for index in range(1 + int(dice("directors", key) * 2))
         ]
-        gst = _digits(9, "gst", key)
+        gst = digits(9, "gst", key)
         domain = _slug(re.sub(r"\b(holdings|trading|limited|ltd)\b", "", key))
         return CompanyDetails(
             company_name=candidate.company_name,
@@ -366,15 +346,6 @@ def _text(value: Any) -> str | None:
     return str(value).strip() or None
 
 
-def _excerpt(text: str, *secrets: str | None) -> str:
-    """The start of an answer's body for an error message, with any secret it echoes hidden."""
-    text = " ".join(text.split())
-    for secret in filter(None, secrets):
-        for form in {secret, " ".join(secret.split()), json.dumps(secret)[1:-1]}:
-            text = text.replace(form, "***")
-    return text[:200]
-
-
 class NzbnRegistry:
     """The New Zealand Business Number register (api.business.govt.nz) over httpx.
 
@@ -415,8 +386,8 @@ class NzbnRegistry:
         if status == 404:
             raise ProviderError(f"NZBN register has nothing at {path} (HTTP 404)")
         if status >= 400:
-            excerpt = _excerpt(response.text, self._subscription_key)
-            raise ProviderError(f"NZBN register answered HTTP {status}: {excerpt}")
+            quoted = excerpt(response.text, self._subscription_key)
+            raise ProviderError(f"NZBN register answered HTTP {status}: {quoted}")
         try:
             body = response.json()
         except ValueError:
@@ -805,8 +776,8 @@ class HttpAccountSetup:
         if status in (408, 429) or status >= 500:
             raise ProviderError(f"account setup answered HTTP {status} to {sub_step}")
         if status >= 400 and status != 409:
-            excerpt = _excerpt(response.text, request.password, self._api_key)
-            raise ProviderError(f"account setup refused {sub_step}: HTTP {status}: {excerpt}")
+            quoted = excerpt(response.text, request.password, self._api_key)
+            raise ProviderError(f"account setup refused {sub_step}: HTTP {status}: {quoted}")
         try:
             answer = response.json()
         except ValueError:
@@ -822,7 +793,7 @@ def menu_extractor(settings: Settings) -> MenuExtractor:
             timeout=settings.batches_provider_timeout_seconds,
             public_only=settings.is_production,
         )
-    return SimulatedMenuExtractor(**_simulation(settings))
+    return SimulatedMenuExtractor.from_settings(settings)
 
 
 def company_registry(settings: Settings) -> CompanyRegistry:
@@ -833,7 +804,7 @@ def company_registry(settings: Settings) -> CompanyRegistry:
             subscription_key=key.get_secret_value() if key else None,
             timeout=settings.batches_provider_timeout_seconds,
         )
-    return SimulatedCompanyRegistry(**_simulation(settings))
+    return SimulatedCompanyRegistry.from_settings(settings)
 
 
 def account_setup(settings: Settings) -> AccountSetup:
@@ -844,16 +815,4 @@ def account_setup(settings: Settings) -> AccountSetup:
             api_key=key.get_secret_value() if key else None,
             timeout=settings.batches_provider_timeout_seconds,
         )
-    return SimulatedAccountSetup(**_simulation(settings))
-
-
-class _Simulation(TypedDict):
-    latency: float
-    failure_rate: float
-
-
-def _simulation(settings: Settings) -> _Simulation:
-    return {
-        "latency": settings.simulator_latency_ms / 1000,
-        "failure_rate": settings.simulator_failure_rate,
-    }
+    return SimulatedAccountSetup.from_settings(settings)

@@ -48,13 +48,19 @@ def _chunks(values: Sequence[T]) -> Iterable[Sequence[T]]:
 async def add_batch(
     session: AsyncSession, batch: RegistrationBatch, restaurant_ids: Sequence[uuid.UUID]
 ) -> list[RegistrationJob]:
-    """The batch, one job per restaurant and six pending steps per job, in bulk."""
+    """The batch, one job per restaurant and six pending steps per job, in bulk.
+
+    The jobs share the batch's `created_at`, and their ids ascend in the order of
+    `restaurant_ids`, so that a batch's jobs are listed (by `created_at`, then id) in the order
+    they were asked for.
+    """
     session.add(batch)
     await session.flush()
     now = batch.created_at
+    job_ids = sorted(uuid.uuid4() for _ in restaurant_ids)
     jobs = [
         {
-            "id": uuid.uuid4(),
+            "id": job_id,
             "batch_id": batch.id,
             "restaurant_id": restaurant_id,
             "status": JobStatus.PENDING.value,
@@ -65,7 +71,7 @@ async def add_batch(
             "created_at": now,
             "updated_at": now,
         }
-        for restaurant_id in restaurant_ids
+        for job_id, restaurant_id in zip(job_ids, restaurant_ids, strict=True)
     ]
     await session.execute(insert(RegistrationJob), jobs)
     steps = [
@@ -85,6 +91,7 @@ async def add_batch(
             await session.execute(
                 select(RegistrationJob)
                 .where(RegistrationJob.batch_id == batch.id)
+                .order_by(RegistrationJob.id)
                 .execution_options(populate_existing=True)
             )
         ).scalars()

@@ -1,7 +1,6 @@
 """Routes of document 000: /api/registration-batches, /api/registration-jobs and /api/leads,
 in the `{success, error: {code, message, details}}` envelope."""
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -47,6 +46,7 @@ from conveyor.config import CurrentSettings
 from conveyor.database import CurrentDatabase, ReadSession, WriteSession
 from conveyor.errors import NestedErrorFormat, Surface
 from conveyor.idempotency import IDEMPOTENT
+from conveyor.kit.paging import Offset
 from conveyor.ratelimit import RateLimit
 
 BATCHES = Surface(
@@ -130,7 +130,7 @@ async def list_batches(
     session: ReadSession,
     status: BatchStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> BatchList:
     found, total = await service.list_batches(session, status=status, limit=limit, offset=offset)
     return BatchList(
@@ -241,16 +241,10 @@ async def stream_progress(
     request: Request,
     database: CurrentDatabase,
 ) -> AsyncIterator[ServerSentEvent]:
-    last = None
-    while not await request.is_disconnected():
-        async with database.read() as session:
-            current = await service.progress(session, batch_id)
-        if current != last:
-            yield ServerSentEvent(event="progress", data=current.model_dump(mode="json"))
-            last = current
-        if current.status not in (BatchStatus.PENDING, BatchStatus.IN_PROGRESS):
-            return
-        await asyncio.sleep(EVENTS_INTERVAL_SECONDS)
+    async for current in service.progress_updates(
+        database, batch_id, disconnected=request.is_disconnected, interval=EVENTS_INTERVAL_SECONDS
+    ):
+        yield ServerSentEvent(event="progress", data=current.model_dump(mode="json"))
 
 
 def _job_state(job: RegistrationJob) -> JobStateEnvelope:
@@ -313,7 +307,7 @@ async def list_leads(
     session: ReadSession,
     converted: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> LeadList:
     found, total = await service.list_leads(
         session, converted=converted, limit=limit, offset=offset

@@ -10,7 +10,7 @@ and a cancelled or retried job is never advanced by a step that was already unde
 import asyncio
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -1300,3 +1300,24 @@ async def progress(session: AsyncSession, batch_id: uuid.UUID) -> Progress:
         ),
         last_updated=max(filter(None, (batch.updated_at, counts.last_updated))),
     )
+
+
+async def progress_updates(
+    database: Database,
+    batch_id: uuid.UUID,
+    *,
+    disconnected: Callable[[], Awaitable[bool]],
+    interval: float,
+) -> AsyncIterator[Progress]:
+    """The progress answer each time it changes, until the batch is no longer pending or in
+    progress or the client has gone: what the API's and the console's event streams send."""
+    last = None
+    while not await disconnected():
+        async with database.read() as session:
+            current = await progress(session, batch_id)
+        if current != last:
+            yield current
+            last = current
+        if current.status not in (BatchStatus.PENDING, BatchStatus.IN_PROGRESS):
+            return
+        await asyncio.sleep(interval)

@@ -14,6 +14,7 @@ from conveyor.cli import tasks as tasks_commands
 from conveyor.cli import users as users_commands
 from conveyor.cli import webhooks as webhooks_commands
 from conveyor.cli.common import CliError
+from conveyor.cli.demo import demo
 from conveyor.cli.serve import serve
 from conveyor.cli.worker import worker
 
@@ -26,6 +27,7 @@ app = typer.Typer(
 )
 app.command()(serve)
 app.command()(worker)
+app.command()(demo)
 app.add_typer(db_commands.app, name="db")
 app.add_typer(tasks_commands.app, name="tasks")
 app.add_typer(users_commands.app, name="users")

@@ -4,10 +4,12 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from alembic.util import CommandError
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from conveyor import migrations
 from conveyor.config import Settings
 from conveyor.database import Database
 from conveyor.errors import AppError
@@ -38,6 +40,14 @@ def load_settings() -> Settings:
 def database_error(exc: BaseException) -> str:
     """The driver's own first line (e.g. "Connect call failed"), without SQLAlchemy's wrapping."""
     return str(getattr(exc, "orig", None) or exc).splitlines()[0]
+
+
+def migrate(settings: Settings) -> None:
+    """Bring the schema up to date; a database that cannot be reached is a one-line error."""
+    try:
+        migrations.upgrade(settings.database_url)
+    except (SQLAlchemyError, OSError, CommandError) as exc:
+        raise CliError(f"could not migrate the database: {database_error(exc)}") from None
 
 
 def with_database(work: Callable[[Database], Awaitable[T]]) -> T:

@@ -4,11 +4,8 @@ import os
 
 import typer
 import uvicorn
-from alembic.util import CommandError
-from sqlalchemy.exc import SQLAlchemyError
 
-from conveyor import migrations
-from conveyor.cli.common import CliError, database_error, load_settings
+from conveyor.cli.common import load_settings, migrate
 from conveyor.observability import configure_logging
 
 
@@ -27,10 +24,7 @@ def serve(
     settings = load_settings()
     configure_logging(level=settings.log_level, json_format=settings.effective_log_format == "json")
     if not settings.is_production:
-        try:
-            migrations.upgrade(settings.database_url)
-        except (SQLAlchemyError, OSError, CommandError) as exc:
-            raise CliError(f"could not migrate the database: {database_error(exc)}") from None
+        migrate(settings)
     uvicorn.run(
         "conveyor.main:create_app",
         factory=True,

@@ -9,6 +9,7 @@ from conveyor.auth.policies import OPERATIONS
 from conveyor.database import ReadSession, WriteSession
 from conveyor.errors import NestedErrorFormat, Surface
 from conveyor.idempotency import IDEMPOTENT
+from conveyor.kit.paging import Offset
 from conveyor.restaurants import service
 from conveyor.restaurants.models import RestaurantSource
 from conveyor.restaurants.schemas import (
@@ -50,7 +51,7 @@ async def create_restaurant(body: RestaurantCreate, session: WriteSession) -> Re
 async def list_restaurants(
     session: ReadSession,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     search: Annotated[str | None, Query(max_length=200)] = None,
 ) -> RestaurantList:
     found, total = await service.search(session, text=search, limit=limit, offset=offset)

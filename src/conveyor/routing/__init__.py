@@ -1,7 +1,7 @@
 """Document 004: trade jobs routed to companies by skill and synced to their point of sale."""
 
 from conveyor.module import Module
-from conveyor.routing import tasks
+from conveyor.routing import demo, tasks
 from conveyor.routing.providers import CALLS
 from conveyor.routing.router import ROUTING, router
 
@@ -19,6 +19,7 @@ module = Module(
     routers=[router],
     surface=ROUTING,
     health_checks={"servicetitan": _servicetitan_healthy, "mock": _mock_healthy},
+    demo=demo.load,
 )
 
 __all__ = ["module", "tasks"]

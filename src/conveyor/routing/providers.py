@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import httpx
 
 from conveyor.kit.clock import utcnow
+from conveyor.kit.simulation import dice
 
 
 class ProviderError(Exception):
@@ -75,12 +76,6 @@ class CallRecord:
 CALLS: dict[str, CallRecord] = {"servicetitan": CallRecord(), "mock": CallRecord()}
 
 
-def _fraction(*parts: object) -> float:
-    """A number in [0, 1) fixed by `parts`: the simulator's dice, the same on every run."""
-    digest = hashlib.sha256("|".join(str(part) for part in parts).encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
-
-
 @dataclass
 class MockPointOfSale:
     """A simulated point-of-sale system.
@@ -99,7 +94,7 @@ class MockPointOfSale:
     async def book(self, booking: Booking) -> str:
         attempt = booking.attempt
         await asyncio.sleep(self.latency)
-        if _fraction("fail", booking.routing_id, attempt) < self.failure_rate:
+        if dice("fail", booking.routing_id, attempt) < self.failure_rate:
             CALLS[self.name].record(False)
             raise ProviderError(f"mock point of sale refused the booking (attempt {attempt})")
         CALLS[self.name].record(True)
@@ -108,7 +103,7 @@ class MockPointOfSale:
     async def work_status(self, external_id: str, *, synced_at: datetime) -> WorkStatus:
         if utcnow() - synced_at < self.completion_after:
             return WorkStatus(completed=False)
-        cents = 10_000 + int(_fraction("revenue", external_id) * 190_000)
+        cents = 10_000 + int(dice("revenue", external_id) * 190_000)
         return WorkStatus(completed=True, revenue=Decimal(cents) / 100)
 
 

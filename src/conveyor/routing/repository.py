@@ -154,6 +154,32 @@ async def routings_of(session: AsyncSession, job_id: uuid.UUID) -> list[JobRouti
     return list(result.scalars())
 
 
+async def routings_of_jobs(
+    session: AsyncSession, job_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[JobRouting]]:
+    found: dict[uuid.UUID, list[JobRouting]] = {job_id: [] for job_id in job_ids}
+    if not job_ids:
+        return found
+    result = await session.execute(
+        select(JobRouting)
+        .where(JobRouting.job_id.in_(job_ids))
+        .order_by(JobRouting.matching_score.desc(), JobRouting.created_at, JobRouting.id)
+    )
+    for routing in result.scalars():
+        found[routing.job_id].append(routing)
+    return found
+
+
+async def company_names(
+    session: AsyncSession, company_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    ids = list(set(company_ids))
+    if not ids:
+        return {}
+    result = await session.execute(select(Company.id, Company.name).where(Company.id.in_(ids)))
+    return dict(result.all())
+
+
 async def get_routing(session: AsyncSession, routing_id: uuid.UUID) -> JobRouting | None:
     return await session.get(JobRouting, routing_id)
 

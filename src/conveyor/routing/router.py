@@ -11,6 +11,7 @@ from conveyor.config import CurrentSettings
 from conveyor.database import CurrentDatabase, ReadSession, WriteSession
 from conveyor.errors import PlatformErrorFormat, Surface
 from conveyor.idempotency import IDEMPOTENT
+from conveyor.kit.paging import Offset
 from conveyor.ratelimit import RateLimit
 from conveyor.routing import service
 from conveyor.routing.models import Job
@@ -76,7 +77,7 @@ async def create_job(body: JobCreate, settings: CurrentSettings, session: WriteS
 @router.get("/jobs/", response_model=list[JobRead], tags=["jobs"], summary="List jobs")
 async def list_jobs(
     session: ReadSession,
-    skip: Annotated[int, Query(ge=0)] = 0,
+    skip: Offset = 0,
     limit: PageLimit = 100,
 ) -> list[JobRead]:
     return [job_read(job) for job in await service.list_jobs(session, skip=skip, limit=limit)]
@@ -133,7 +134,7 @@ async def create_company(
 async def list_companies(
     session: ReadSession,
     limit: PageLimit = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[CompanyRead]:
     return await service.list_companies(session, limit=limit, offset=offset)
 

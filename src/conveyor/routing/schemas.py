@@ -187,7 +187,8 @@ class SyncEvent(BaseModel):
     routing_id: uuid.UUID
     job_id: uuid.UUID
     company_id: uuid.UUID
-    matching_score: float
+    matching_score: float | None
+    """None when a manual sync routed the job (no match was scored)."""
     matched_skills: list[str]
     provider_type: ProviderType
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from conveyor import tasks
 from conveyor.config import Settings
 from conveyor.database import Database
-from conveyor.errors import NotFoundError, ValidationError
+from conveyor.errors import AppError, NotFoundError, ValidationError
 from conveyor.kit.clock import utcnow
 from conveyor.kit.crypto import SecretBox
 from conveyor.routing import metrics, repository
@@ -323,6 +323,17 @@ async def routings_of(session: AsyncSession, job_id: uuid.UUID) -> list[JobRouti
     return await repository.routings_of(session, job_id)
 
 
+async def routings_of_jobs(
+    session: AsyncSession, job_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[JobRouting]]:
+    """The routings of each of these jobs, best match first (one query for a page of jobs)."""
+    return await repository.routings_of_jobs(session, job_ids)
+
+
+company_names = repository.company_names
+"""Company names by id, for the companies among these ids that exist."""
+
+
 # -- sync -----------------------------------------------------------------------------------
 
 
@@ -442,6 +453,20 @@ async def sync_routing(
     return None
 
 
+class SyncError(AppError):
+    """The company's point-of-sale system did not take the job."""
+
+    status_code = 502
+    code = "SYNC_ERROR"
+    title = "Bad gateway"
+
+
+RETRY_AFTER_MANUAL_SYNC = timedelta(seconds=5)
+"""When a manual sync routes a job to a new company, its engine task waits this long: the
+manual attempt goes first, and the task (which does nothing once the routing is synced)
+retries it with backoff if the provider refused."""
+
+
 async def sync_now(
     database: Database, settings: Settings, job_id: uuid.UUID, company_id: uuid.UUID
 ) -> JobRouting:
@@ -468,9 +493,24 @@ async def sync_now(
                 matched_skills=[],
             )
             await repository.add(session, routing)
+            await tasks.enqueue(
+                session,
+                "routing.sync",
+                SyncEvent(
+                    routing_id=routing.id,
+                    job_id=job_id,
+                    company_id=company_id,
+                    matching_score=None,
+                    matched_skills=[],
+                    provider_type=ProviderType(company.provider_type),
+                ),
+                delay=RETRY_AFTER_MANUAL_SYNC,
+            )
             metrics.job_routing_total.inc()
         routing_id, attempt = routing.id, routing.retry_count + 1
-    await sync_routing(database, settings, routing_id, attempt=attempt, final=False)
+    error = await sync_routing(database, settings, routing_id, attempt=attempt, final=False)
+    if error is not None:
+        raise SyncError(f"The company's point of sale refused the job: {error}")
     async with database.read() as session:
         found = await repository.get_routing(session, routing_id)
     assert found is not None

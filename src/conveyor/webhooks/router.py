@@ -9,6 +9,7 @@ from conveyor.auth.policies import ADMIN
 from conveyor.config import CurrentSettings
 from conveyor.database import ReadSession, WriteSession
 from conveyor.errors import PLATFORM
+from conveyor.kit.paging import Offset
 from conveyor.webhooks import service
 from conveyor.webhooks.schemas import (
     DeliveryRead,
@@ -67,7 +68,7 @@ async def list_deliveries(
     subscription_id: uuid.UUID,
     session: ReadSession,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[DeliveryRead]:
     found = await service.deliveries(session, subscription_id, limit=limit, offset=offset)
     return [DeliveryRead.model_validate(delivery) for delivery in found]
