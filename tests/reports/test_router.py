@@ -492,6 +492,29 @@ async def test_an_identical_request_of_the_same_session_while_active_is_busy(
     assert after.json()["data"]["job_id"] != job_id
 
 
+async def test_busy_still_holds_once_postgresql_plans_the_insert_generically(
+    settings: Settings, headers: dict[str, str]
+) -> None:
+    """Twelve POSTs through a pool of one: PostgreSQL plans a prepared statement generically
+    after five runs on a connection, and the busy check's insert must still find its partial
+    index then (it once answered 500)."""
+    app = create_app(settings.model_copy(update={"database_pool_size": 1}))
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://test") as client,
+    ):
+        answers = [
+            await client.post(
+                f"{PREFIX}/generate",
+                json=generate_body(opportunity_id=f"opp-{n % 3}"),
+                headers=headers,
+            )
+            for n in range(12)
+        ]
+    assert [answer.json()["status"] for answer in answers] == ["processing"] * 3 + ["busy"] * 9
+
+
 async def test_identical_requests_at_the_same_moment_start_one_job(
     client: httpx.AsyncClient, headers: dict[str, str]
 ) -> None:

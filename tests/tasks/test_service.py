@@ -102,6 +102,25 @@ async def test_dedupe_key_returns_the_active_task(
     assert third.id != first.id
 
 
+async def test_keyed_enqueues_still_dedupe_once_postgresql_plans_them_generically(
+    database_url: str, registry: Registry, ping: Any
+) -> None:
+    """PostgreSQL plans a prepared statement generically after five runs on one connection;
+    the keyed insert must still find the partial unique index then (it once raised)."""
+    database = Database(database_url, pool_size=1)
+    try:
+        outcomes = []
+        for n in range(12):
+            async with database.transaction() as session:
+                queued = await enqueue(
+                    session, ping, {"target": "a"}, key=f"ping:{n % 3}", tasks=registry
+                )
+            outcomes.append(queued.created)
+    finally:
+        await database.dispose()
+    assert outcomes == [True] * 3 + [False] * 9
+
+
 async def test_delay_and_run_at_schedule_the_task(
     database: Database, registry: Registry, ping: Any
 ) -> None:

@@ -40,7 +40,9 @@ class ReportJobStatus(StrEnum):
 
 ACTIVE_JOB_STATUSES = (ReportJobStatus.PENDING, ReportJobStatus.RUNNING)
 
-_ACTIVE = text("status IN ('pending', 'running')")
+ACTIVE_INDEX_WHERE = text("status IN ('pending', 'running')")
+"""The partial unique index's predicate, repeated as literal SQL by ON CONFLICT (bound
+parameters stop PostgreSQL matching the index once a prepared statement goes generic)."""
 
 
 class ReportJob(TimestampMixin, Base):
@@ -55,8 +57,8 @@ class ReportJob(TimestampMixin, Base):
             "session_id",
             "request_hash",
             unique=True,
-            postgresql_where=_ACTIVE,
-            sqlite_where=_ACTIVE,
+            postgresql_where=ACTIVE_INDEX_WHERE,
+            sqlite_where=ACTIVE_INDEX_WHERE,
         ),
         Index("ix_report_job_expires_at", "expires_at"),
     )

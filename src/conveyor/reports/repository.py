@@ -9,6 +9,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from conveyor.reports.models import (
+    ACTIVE_INDEX_WHERE,
     ACTIVE_JOB_STATUSES,
     ReportCustomer,
     ReportJob,
@@ -35,7 +36,7 @@ async def insert_job_unless_active(
         .values(**values)
         .on_conflict_do_nothing(
             index_elements=[ReportJob.api_key_id, ReportJob.session_id, ReportJob.request_hash],
-            index_where=ReportJob.status.in_(_ACTIVE),
+            index_where=ACTIVE_INDEX_WHERE,
         )
         .returning(ReportJob.id)
     )

@@ -30,6 +30,10 @@ ACTIVE_STATUSES = (TaskStatus.QUEUED, TaskStatus.RUNNING)
 FINISHED_STATUSES = (TaskStatus.SUCCEEDED, TaskStatus.DEAD, TaskStatus.CANCELLED)
 
 _ACTIVE_SQL = "status IN ('queued', 'running')"
+KEY_INDEX_WHERE = f"key IS NOT NULL AND {_ACTIVE_SQL}"
+"""The dedupe index's predicate. ON CONFLICT repeats it as literal SQL: with bound parameters
+PostgreSQL cannot match the partial index once it switches a prepared statement to a generic
+plan (after five executions on a connection) and refuses the insert."""
 
 # SQLite's rowid is its fastest key; BIGINT identity on PostgreSQL.
 TaskId = BigInteger().with_variant(Integer(), "sqlite")
@@ -91,8 +95,8 @@ class Task(Base):
             "uq_task_key",
             "key",
             unique=True,
-            sqlite_where=text(f"key IS NOT NULL AND {_ACTIVE_SQL}"),
-            postgresql_where=text(f"key IS NOT NULL AND {_ACTIVE_SQL}"),
+            sqlite_where=text(KEY_INDEX_WHERE),
+            postgresql_where=text(KEY_INDEX_WHERE),
         ),
         # Pruning and the admin listing.
         Index("ix_task_status_finished_at", "status", "finished_at"),

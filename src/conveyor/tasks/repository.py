@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.selectable import TextualSelect
 
 from conveyor.database import JSONType, UTCDateTime
-from conveyor.tasks.models import ACTIVE_STATUSES, Task, TaskSchedule, TaskStatus
+from conveyor.tasks.models import ACTIVE_STATUSES, KEY_INDEX_WHERE, Task, TaskSchedule, TaskStatus
 
 _CLAIMED_COLUMNS = (
     Task.id,
@@ -99,7 +99,7 @@ async def insert_unique(session: AsyncSession, row: dict[str, Any]) -> tuple[int
         .values(**row)
         .on_conflict_do_nothing(
             index_elements=[Task.key],
-            index_where=and_(Task.key.is_not(None), Task.status.in_(ACTIVE_STATUSES)),
+            index_where=text(KEY_INDEX_WHERE),
         )
         .returning(Task.id)
     )
