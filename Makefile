@@ -15,7 +15,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_COMPILE_BYTECODE := 1
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install run test test-sqlite test-postgres lint format bench clean
+.PHONY: install run test test-sqlite test-postgres lint format bench soak clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -58,6 +58,9 @@ format: install
 bench: install  ## Benchmarks (never part of `make test`); results land in bench/results/.
 	$(UV) sync --frozen --group bench --python $(PYTHON)
 	$(BIN)/python -m bench
+
+soak: install  ## The 10-minute soak on PostgreSQL + Redis (bench/soak.py); fails on errors or growth.
+	$(BIN)/python -m bench soak
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*

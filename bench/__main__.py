@@ -3,7 +3,7 @@
 import importlib
 import sys
 
-BENCHMARKS = ("http_health", "tasks", "routing", "batches")
+BENCHMARKS = ("http_health", "tasks", "routing", "batches", "soak")
 
 
 def main(names: list[str]) -> None:

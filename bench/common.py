@@ -6,7 +6,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -35,13 +35,15 @@ def served_process(
     *,
     startup_timeout: float = 60.0,
     stderr: IO[bytes] | int = subprocess.PIPE,
+    options: Sequence[str] = (),
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """As `served`, also yielding the process (for its pid); `stderr` may be a file to keep."""
+    """As `served`, also yielding the process (for its pid); `stderr` may be a file to keep,
+    `options` are more options of `conveyor serve`."""
     port = free_port()
     environment = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
     environment.update({"CONVEYOR_LOG_LEVEL": "WARNING", **env})
     process = subprocess.Popen(
-        [sys.executable, "-m", "conveyor", "serve", "--port", str(port)],
+        [sys.executable, "-m", "conveyor", "serve", "--port", str(port), *options],
         env=environment,
         stdout=subprocess.DEVNULL,
         stderr=stderr,

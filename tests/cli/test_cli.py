@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from conveyor import __version__, migrations
 from tests.workers import free_port
@@ -87,11 +88,13 @@ def test_production_refuses_to_start_with_the_default_secret(tmp_path: Path) -> 
     assert "Traceback" not in result.stderr
 
 
-def test_serve_answers_then_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+@pytest.mark.parametrize("processes", [1, 2])
+def test_serve_answers_then_stops_cleanly_on_ctrl_c(tmp_path: Path, processes: int) -> None:
     port = free_port()
     environment = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+    command = ["serve", "--port", str(port), "--processes", str(processes)]
     process = subprocess.Popen(
-        [sys.executable, "-m", "conveyor", "serve", "--port", str(port)],
+        [sys.executable, "-m", "conveyor", *command],
         cwd=tmp_path,
         env=environment,
         stdout=subprocess.PIPE,

@@ -16,6 +16,9 @@ def serve(
     no_worker: bool = typer.Option(
         False, "--no-worker", help="Do not run background tasks in this process."
     ),
+    processes: int = typer.Option(
+        1, "--processes", min=1, help="API processes sharing the port (not with --reload)."
+    ),
 ) -> None:
     """Serve the API (with an embedded task worker in development)."""
     if no_worker:
@@ -31,6 +34,7 @@ def serve(
         host=host,
         port=port,
         reload=reload,
+        workers=None if reload else processes,
         log_config=None,
         access_log=False,
     )
