@@ -2,6 +2,7 @@
 
 import asyncio
 import importlib
+import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -9,7 +10,7 @@ from typing import Any
 
 import structlog
 from fastapi import FastAPI
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 from redis.asyncio import Redis
 from starlette.requests import Request
 from starlette.responses import Response
@@ -26,7 +27,7 @@ from conveyor.errors import (
     install_error_handlers,
 )
 from conveyor.module import HealthCheck, Module
-from conveyor.observability import RequestContextMiddleware, configure_logging
+from conveyor.observability import MULTIPROCESS_DIR, RequestContextMiddleware, configure_logging
 from conveyor.ratelimit import RateLimiter
 
 PLATFORM_MODULES = (
@@ -95,6 +96,10 @@ async def metrics_endpoint(request: Request) -> Response:
             await tasks.refresh_queue_depth(session)
     except Exception as exc:  # metrics still answer while the database is down
         log.warning("queue_depth_unavailable", error=str(exc))
+    if MULTIPROCESS_DIR in os.environ:  # `serve --processes N`: every process's figures
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 

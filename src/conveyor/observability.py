@@ -38,6 +38,11 @@ SENSITIVE_KEY_PARTS = (
 REDACTED = "[redacted]"
 
 
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+"""Set (by `conveyor serve --processes N`, or by the operator) when several processes serve
+the API: each writes its metrics there and `/metrics` answers for all of them."""
+
+
 def is_sensitive_key(key: object) -> bool:
     lowered = str(key).lower().replace("-", "_")
     return any(part.replace("-", "_") in lowered for part in SENSITIVE_KEY_PARTS)

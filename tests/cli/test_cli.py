@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -113,10 +114,19 @@ def test_serve_answers_then_stops_cleanly_on_ctrl_c(tmp_path: Path, processes: i
             assert process.poll() is None, process.communicate()[1]
             assert time.monotonic() < deadline, "conveyor serve did not become ready"
             time.sleep(0.2)
-        for path in ("/docs", "/api/v1/health", "/api/v1/health/detailed", "/api/v1/health/live"):
+        for path in ("/docs", "/api/v1/health", "/api/v1/health/detailed"):
             assert httpx.get(base + path, timeout=5).status_code == 200, path
+        for _ in range(20):  # new connections: the processes share them
+            assert httpx.get(f"{base}/api/v1/health/live", timeout=5).status_code == 200
+        # Whichever process answers, /metrics counts what every process served.
         metrics = httpx.get(f"{base}/metrics", timeout=5).text
-        assert "api_request_duration_seconds_bucket" in metrics
+        counted = re.search(
+            r'^api_request_duration_seconds_count\{[^}]*route="/api/v1/health/live"[^}]*\} (\S+)$',
+            metrics,
+            re.MULTILINE,
+        )
+        assert counted is not None, metrics
+        assert float(counted.group(1)) == 20
     finally:
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=30)

@@ -26,6 +26,7 @@ QUEUE_DEPTH = Gauge(
     "queue_depth",
     "Tasks per queue and status (queued, running, dead), read from the database.",
     ["queue", "status"],
+    multiprocess_mode="mostrecent",  # one figure, whichever process read it last
 )
 
 
