@@ -23,9 +23,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def served(env: dict[str, str], *, startup_timeout: float = 60.0) -> Iterator[str]:
+def served(
+    env: dict[str, str], *, startup_timeout: float = 60.0, options: Sequence[str] = ()
+) -> Iterator[str]:
     """`conveyor serve` in a subprocess on a free loopback port; yields its base URL."""
-    with served_process(env, startup_timeout=startup_timeout) as (base_url, _):
+    with served_process(env, startup_timeout=startup_timeout, options=options) as (base_url, _):
         yield base_url
 
 
