@@ -41,6 +41,21 @@ def _finished(client: httpx.AsyncClient, headers: dict[str, str], job_id: str) -
     return check
 
 
+async def _run_to_the_end(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    worker: WorkerFactory,
+    action: str,
+    body: dict[str, Any],
+) -> str:
+    """Start a job (`generate` or `refine`) and let a worker finish it; the job's id."""
+    started = await client.post(f"{PREFIX}/{action}", json=body, headers=headers)
+    job_id: str = started.json()["data"]["job_id"]
+    async with worker():
+        await wait_for(_finished(client, headers, job_id))
+    return job_id
+
+
 # -- starting a job ---------------------------------------------------------------------------
 
 
@@ -96,11 +111,7 @@ async def test_a_generated_section_is_ready_with_its_result(
     client: httpx.AsyncClient, headers: dict[str, str], worker: WorkerFactory
 ) -> None:
     await put_context(client, headers)
-    job_id = (
-        await client.post(f"{PREFIX}/generate", json=generate_body(), headers=headers)
-    ).json()["data"]["job_id"]
-    async with worker():
-        await wait_for(_finished(client, headers, job_id))
+    job_id = await _run_to_the_end(client, headers, worker, "generate", generate_body())
     response = await client.get(f"{PREFIX}/status/{job_id}", headers=headers)
     assert response.status_code == 200
     assert "retry-after" not in response.headers
@@ -131,11 +142,7 @@ async def test_a_refined_section_is_ready_as_refined_section_b64(
     client: httpx.AsyncClient, headers: dict[str, str], worker: WorkerFactory
 ) -> None:
     body = refine_body("## Risks & Mitigations\n\nWe can't promise the date. It's tight!")
-    job_id = (await client.post(f"{PREFIX}/refine", json=body, headers=headers)).json()["data"][
-        "job_id"
-    ]
-    async with worker():
-        await wait_for(_finished(client, headers, job_id))
+    job_id = await _run_to_the_end(client, headers, worker, "refine", body)
     result = (await _status(client, headers, job_id))["data"]["result"]
     assert set(result) == {"customer_id", "opportunity_id", "section_title", "refined_section_b64"}
     assert result["section_title"] == "Risks & Mitigations"
@@ -148,11 +155,7 @@ async def test_a_failed_job_answers_200_error_with_its_error(
     client: httpx.AsyncClient, headers: dict[str, str], worker: WorkerFactory
 ) -> None:
     body = refine_body(prompt="Translate it into French")
-    job_id = (await client.post(f"{PREFIX}/refine", json=body, headers=headers)).json()["data"][
-        "job_id"
-    ]
-    async with worker():
-        await wait_for(_finished(client, headers, job_id))
+    job_id = await _run_to_the_end(client, headers, worker, "refine", body)
     response = await client.get(f"{PREFIX}/status/{job_id}", headers=headers)
     assert response.status_code == 200
     assert "retry-after" not in response.headers
@@ -330,11 +333,7 @@ async def test_titles_match_whatever_their_case_and_spacing_and_come_back_canoni
     client: httpx.AsyncClient, headers: dict[str, str], worker: WorkerFactory
 ) -> None:
     body = generate_body(section_title="  security   &  COMPLIANCE ")
-    job_id = (await client.post(f"{PREFIX}/generate", json=body, headers=headers)).json()["data"][
-        "job_id"
-    ]
-    async with worker():
-        await wait_for(_finished(client, headers, job_id))
+    job_id = await _run_to_the_end(client, headers, worker, "generate", body)
     result = (await _status(client, headers, job_id))["data"]["result"]
     assert result["section_title"] == "Security & Compliance"
     assert unb64(result["generated_section_b64"]).startswith("## Security & Compliance\n")
@@ -397,11 +396,7 @@ async def test_lenient_base64_decodes_to_the_same_text(
     client: httpx.AsyncClient, headers: dict[str, str], worker: WorkerFactory, encoded: str
 ) -> None:
     body = refine_body(original_text=encoded, prompt="formal")
-    job_id = (await client.post(f"{PREFIX}/refine", json=body, headers=headers)).json()["data"][
-        "job_id"
-    ]
-    async with worker():
-        await wait_for(_finished(client, headers, job_id))
+    job_id = await _run_to_the_end(client, headers, worker, "refine", body)
     result = (await _status(client, headers, job_id))["data"]["result"]
     assert unb64(result["refined_section_b64"]) == "## Café — naïve résumé ✓\n\nIt is fine.\n"
 
@@ -567,11 +562,7 @@ async def test_a_job_is_visible_only_to_the_api_key_that_created_it(
     other_headers: dict[str, str],
     worker: WorkerFactory,
 ) -> None:
-    job_id = (
-        await client.post(f"{PREFIX}/generate", json=generate_body(), headers=headers)
-    ).json()["data"]["job_id"]
-    async with worker():
-        await wait_for(_finished(client, headers, job_id))
+    job_id = await _run_to_the_end(client, headers, worker, "generate", generate_body())
     theirs = await client.get(f"{PREFIX}/status/{job_id}", headers=other_headers)
     assert theirs.status_code == 404
     assert theirs.json() == {
@@ -595,11 +586,7 @@ async def test_context_is_private_to_each_api_key_too(
     assert (
         await client.get(f"{PREFIX}/context/customers/cust-001", headers=other_headers)
     ).status_code == 404
-    job_id = (
-        await client.post(f"{PREFIX}/generate", json=generate_body(), headers=other_headers)
-    ).json()["data"]["job_id"]
-    async with worker():
-        await wait_for(_finished(client, other_headers, job_id))
+    job_id = await _run_to_the_end(client, other_headers, worker, "generate", generate_body())
     result = (await _status(client, other_headers, job_id))["data"]["result"]
     markdown = unb64(result["generated_section_b64"])
     assert "Harbour Freight" not in markdown
