@@ -71,6 +71,7 @@ STEPS = (
     Step(6, "Pumpd Account Setup", StepType.AUTOMATIC),
 )
 TOTAL_STEPS = len(STEPS)
+COMPANY_SEARCH = 2
 COMPANY_SELECTION = 3
 COMPANY_DETAILS = 4
 CONFIGURATION = 5
@@ -188,6 +189,11 @@ def check(transitions: dict[S, frozenset[S]], current: S, target: S) -> S:
     if target not in transitions[current]:
         raise IllegalTransition(f"{current.value} -> {target.value} is not allowed")
     return target
+
+
+def elapsed_ms(started: datetime, finished: datetime) -> int:
+    """A step's `duration_ms` (never negative, whatever the clocks did)."""
+    return max(0, int((finished - started).total_seconds() * 1000))
 
 
 def next_step_status(number: int) -> StepStatus:

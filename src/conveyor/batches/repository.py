@@ -1,11 +1,11 @@
 """Every query of the batches package."""
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, case, func, insert, literal, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
@@ -20,6 +20,7 @@ from conveyor.batches.pipeline import (
     JobStatus,
     StepStatus,
     Tally,
+    elapsed_ms,
 )
 from conveyor.database import JSONType
 
@@ -320,6 +321,51 @@ async def move_steps(
             .returning(RegistrationJobStep.id, RegistrationJobStep.job_id),
         )
         moved += [(row.id, row.job_id) for row in result]
+    return moved
+
+
+async def finish_steps(
+    session: AsyncSession,
+    step_number: int,
+    started: Mapping[uuid.UUID, datetime],
+    *,
+    to: StepStatus,
+    now: datetime,
+) -> set[uuid.UUID]:
+    """Step `step_number` of each job in `started`, where still in progress -> `to`, with its
+    own start (and, when completed, its duration), in one statement per chunk.
+
+    Returns the jobs whose step moved: one that had moved on (a cancel, a retry, a stale
+    task) is left alone.
+    """
+    finished = to is StepStatus.COMPLETED
+    moved: set[uuid.UUID] = set()
+    for chunk in _chunks(list(started)):
+        per_job = [(RegistrationJobStep.job_id == job_id, started[job_id]) for job_id in chunk]
+        values: dict[str, Any] = {
+            "started_at": case(
+                *[
+                    (match, literal(at, RegistrationJobStep.started_at.type))
+                    for match, at in per_job
+                ]
+            ),
+            "finished_at": now if finished else None,
+            "duration_ms": (
+                case(*[(match, elapsed_ms(at, now)) for match, at in per_job]) if finished else None
+            ),
+        }
+        result = await _core(
+            session,
+            update(RegistrationJobStep)
+            .where(
+                RegistrationJobStep.job_id.in_(chunk),
+                RegistrationJobStep.step_number == step_number,
+                RegistrationJobStep.status == StepStatus.IN_PROGRESS.value,
+            )
+            .values(status=to.value, task_id=None, **values)
+            .returning(RegistrationJobStep.job_id),
+        )
+        moved.update(row.job_id for row in result)
     return moved
 
 

@@ -10,8 +10,11 @@ and a cancelled or retried job is never advanced by a step that was already unde
 import asyncio
 import re
 import uuid
+import weakref
+from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -26,6 +29,7 @@ from conveyor.batches.pipeline import (
     ACTIVE_BATCH,
     BATCH_TRANSITIONS,
     COMPANY_DETAILS,
+    COMPANY_SEARCH,
     COMPANY_SELECTION,
     CONFIGURATION,
     FINISHED_VALUES,
@@ -38,6 +42,7 @@ from conveyor.batches.pipeline import (
     StepStatus,
     Tally,
     check,
+    elapsed_ms,
     enabled_sub_steps,
     initial_sub_steps,
     job_status_at,
@@ -72,6 +77,7 @@ from conveyor.config import Settings
 from conveyor.database import Database
 from conveyor.errors import AppError, NotFoundError, ValidationError
 from conveyor.kit.clock import isoformat_z, utcnow
+from conveyor.kit.coalesce import Coalescer
 from conveyor.kit.crypto import SecretBox
 from conveyor.restaurants import service as restaurants_service
 from conveyor.restaurants.models import Restaurant, RestaurantSource
@@ -496,7 +502,7 @@ async def run_step(
             async with providers.limited(f"menu-{extractor.name}", limit):
                 branding = await extractor.extract(facts, attempt=attempt)
             result: dict[str, Any] = {"menu": asdict(branding)}
-        elif number == 2:
+        elif number == COMPANY_SEARCH:
             result = {"candidates": await _search(settings, job, facts, attempt=attempt)}
         else:
             registry = providers.company_registry(settings)
@@ -517,8 +523,7 @@ async def run_step(
         async with database.transaction() as session:
             await _fail(session, job_id, number, str(exc))
         return
-    async with database.transaction() as session:
-        await _complete(session, job, number, result, started=started, restaurant_email=facts.email)
+    await _record(database, StepOutcome(job, number, result, started, facts.email))
 
 
 async def _search(
@@ -540,45 +545,88 @@ async def _search(
     return merge_candidates(by_name, by_address)
 
 
-async def _complete(
-    session: AsyncSession,
-    job: RegistrationJob,
-    number: int,
-    result: dict[str, Any],
-    *,
-    started: Any,
-    restaurant_email: str | None,
-) -> None:
-    """Record an automatic step's result and move the job on, unless the step moved meanwhile
-    (a cancel or a retry): the step's own status is the fence. `job` is as read before the
-    outside call; the worker's few statements here are what a batch's throughput rests on."""
+@dataclass(frozen=True)
+class StepOutcome:
+    """An automatic step's result, waiting to be recorded."""
+
+    job: RegistrationJob
+    """As read before the outside call."""
+    number: int
+    result: dict[str, Any]
+    started: datetime
+    restaurant_email: str | None
+
+    @property
+    def found_nothing(self) -> bool:
+        return self.number == COMPANY_SEARCH and not self.result["candidates"]
+
+    def job_values(self) -> dict[str, Any]:
+        values = dict(self.result)
+        if self.number == COMPANY_DETAILS:
+            values["config"] = _prefill(
+                self.job.config, self.result["company"], self.restaurant_email
+            )
+        return values
+
+
+_recorders: "weakref.WeakKeyDictionary[Database, Coalescer[StepOutcome, None]]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def _record(database: Database, outcome: StepOutcome) -> None:
+    """Record `outcome` together with the other steps this process finished meanwhile.
+
+    A step's own writes are few, but on a batch of thousands of jobs they are what the
+    batch's speed rests on: one transaction for many steps, each statement covering them
+    all, lets the single SQLite writer (and PostgreSQL's commits) keep up with the workers.
+    """
+    recorder = _recorders.get(database)
+    if recorder is None:
+        handle = weakref.ref(database)  # the recorder must not keep its database alive
+
+        async def record(outcomes: Sequence[StepOutcome]) -> list[None]:
+            database = handle()
+            assert database is not None
+            async with database.transaction() as session:
+                await _complete(session, outcomes)
+            return [None] * len(outcomes)
+
+        recorder = _recorders[database] = Coalescer(record)
+    await recorder(outcome)
+
+
+async def _complete(session: AsyncSession, outcomes: Sequence[StepOutcome]) -> None:
+    """Record automatic steps' results and move their jobs on, except where a step moved
+    meanwhile (a cancel or a retry): the step's own status is the fence."""
     now = utcnow()
-    found_nothing = number == 2 and not result["candidates"]
-    moved = await repository.move_steps(
-        session,
-        [job.id],
-        number,
-        to=StepStatus.ACTION_REQUIRED if found_nothing else StepStatus.COMPLETED,
-        when={StepStatus.IN_PROGRESS},
-        started_at=started,
-        finished_at=None if found_nothing else now,
-        duration_ms=None if found_nothing else _milliseconds(started, now),
-        task_id=None,
-    )
-    if not moved:
-        return
-    values = dict(result)
-    if number == COMPANY_DETAILS:
-        values["config"] = _prefill(job.config, result["company"], restaurant_email)
-    if found_nothing:
-        status = check(JOB_TRANSITIONS, JobStatus(job.status), JobStatus.ACTION_REQUIRED)
-        await repository.update_jobs(session, [job.id], now=now, status=status.value, **values)
-        return
-    await _enter(session, [job], number + 1, now=now, **values)
-
-
-def _milliseconds(started: Any, finished: Any) -> int:
-    return max(0, int((finished - started).total_seconds() * 1000))
+    groups: dict[tuple[int, bool], dict[uuid.UUID, StepOutcome]] = defaultdict(dict)
+    for outcome in outcomes:
+        # A step recorded twice in one batch (a rescued attempt) moves once.
+        groups[outcome.number, outcome.found_nothing].setdefault(outcome.job.id, outcome)
+    for (number, found_nothing), group in groups.items():
+        moved = await repository.finish_steps(
+            session,
+            number,
+            {job_id: outcome.started for job_id, outcome in group.items()},
+            to=StepStatus.ACTION_REQUIRED if found_nothing else StepStatus.COMPLETED,
+            now=now,
+        )
+        done = [outcome for job_id, outcome in group.items() if job_id in moved]
+        if not done:
+            continue
+        await repository.update_job_rows(
+            session, [{"id": outcome.job.id, **outcome.job_values()} for outcome in done]
+        )
+        jobs = [outcome.job for outcome in done]
+        if found_nothing:
+            for job in jobs:
+                check(JOB_TRANSITIONS, JobStatus(job.status), JobStatus.ACTION_REQUIRED)
+            await repository.update_jobs(
+                session, [job.id for job in jobs], now=now, status=JobStatus.ACTION_REQUIRED.value
+            )
+        else:
+            await _enter(session, jobs, number + 1, now=now)
 
 
 async def _fail(
@@ -710,7 +758,7 @@ async def _set_up_account(
             to=StepStatus.COMPLETED,
             when={StepStatus.IN_PROGRESS},
             finished_at=now,
-            duration_ms=_milliseconds(started, now),
+            duration_ms=elapsed_ms(started, now),
             sub_step_progress={**progress, "current_sub_step": None},
             task_id=None,
         )
