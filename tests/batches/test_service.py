@@ -51,8 +51,9 @@ async def test_steps_finishing_together_share_a_transaction_and_keep_their_own_f
         )
     )
 
-    assert sum(recorded) == 12  # job 0's second result went in the same batch and was dropped
-    assert len(recorded) < 12  # fewer statements than steps: they were recorded together
+    # Fewer statements than steps: they were recorded together. Job 0's second result was
+    # dropped, in the same batch as its first or by the fence in a later one.
+    assert len(recorded) < 12
     async with database.read() as session:
         steps = {
             row.job_id: row

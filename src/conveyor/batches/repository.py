@@ -23,6 +23,7 @@ from conveyor.batches.pipeline import (
     elapsed_ms,
 )
 from conveyor.database import JSONType
+from conveyor.restaurants.models import Restaurant
 
 CHUNK = 1000
 """Ids per `IN (...)`: well inside SQLite's and asyncpg's parameter limits."""
@@ -212,6 +213,21 @@ async def get_job(
     return (
         await session.execute(query.execution_options(populate_existing=True))
     ).scalar_one_or_none()
+
+
+async def jobs_with_restaurants(
+    session: AsyncSession, job_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, tuple[RegistrationJob, Restaurant]]:
+    found: dict[uuid.UUID, tuple[RegistrationJob, Restaurant]] = {}
+    for chunk in _chunks(list(dict.fromkeys(job_ids))):
+        rows = await session.execute(
+            select(RegistrationJob, Restaurant)
+            .join(Restaurant, Restaurant.id == RegistrationJob.restaurant_id)
+            .where(RegistrationJob.id.in_(chunk))
+            .execution_options(populate_existing=True)
+        )
+        found.update((job.id, (job, restaurant)) for job, restaurant in rows)
+    return found
 
 
 async def jobs_of_batch(

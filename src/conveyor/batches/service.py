@@ -10,7 +10,6 @@ and a cancelled or retried job is never advanced by a step that was already unde
 import asyncio
 import re
 import uuid
-import weakref
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -77,7 +76,7 @@ from conveyor.config import Settings
 from conveyor.database import Database
 from conveyor.errors import AppError, NotFoundError, ValidationError
 from conveyor.kit.clock import isoformat_z, utcnow
-from conveyor.kit.coalesce import Coalescer
+from conveyor.kit.coalesce import shared
 from conveyor.kit.crypto import SecretBox
 from conveyor.restaurants import service as restaurants_service
 from conveyor.restaurants.models import Restaurant, RestaurantSource
@@ -482,17 +481,18 @@ async def run_step(
     Every write is fenced on the step still being in progress, so a task that runs twice (a
     rescued attempt) or late (after a cancel or a retry) changes nothing.
     """
-    async with database.read() as session:
-        job = await repository.get_job(session, job_id)
-        if job is None or job.status != JobStatus.IN_PROGRESS or job.current_step != number:
-            return  # cancelled, retried from elsewhere, or already done: nothing left to do
-        restaurant = await restaurants_service.get(session, job.restaurant_id)
-        row = (
-            await repository.get_step(session, job_id, number) if number == ACCOUNT_SETUP else None
-        )
+    loaded = await shared(database, _load)(job_id)
+    if loaded is None:
+        return  # the job is gone
+    job, restaurant = loaded
+    if job.status != JobStatus.IN_PROGRESS or job.current_step != number:
+        return  # cancelled, retried from elsewhere, or already done: nothing left to do
     facts = _facts(restaurant)
-    if row is not None:
-        await _set_up_account(database, settings, job, row, facts, final=final)
+    if number == ACCOUNT_SETUP:
+        async with database.read() as session:
+            row = await repository.get_step(session, job_id, number)
+        if row is not None:
+            await _set_up_account(database, settings, job, row, facts, final=final)
         return
     started = utcnow()
     limit = settings.batches_provider_concurrency
@@ -523,7 +523,7 @@ async def run_step(
         async with database.transaction() as session:
             await _fail(session, job_id, number, str(exc))
         return
-    await _record(database, StepOutcome(job, number, result, started, facts.email))
+    await shared(database, _record)(StepOutcome(job, number, result, started, facts.email))
 
 
 async def _search(
@@ -569,31 +569,25 @@ class StepOutcome:
         return values
 
 
-_recorders: "weakref.WeakKeyDictionary[Database, Coalescer[StepOutcome, None]]" = (
-    weakref.WeakKeyDictionary()
-)
-
-
-async def _record(database: Database, outcome: StepOutcome) -> None:
-    """Record `outcome` together with the other steps this process finished meanwhile.
+async def _record(database: Database, outcomes: Sequence[StepOutcome]) -> list[None]:
+    """Record steps that this process finished at about the same time, together.
 
     A step's own writes are few, but on a batch of thousands of jobs they are what the
     batch's speed rests on: one transaction for many steps, each statement covering them
     all, lets the single SQLite writer (and PostgreSQL's commits) keep up with the workers.
     """
-    recorder = _recorders.get(database)
-    if recorder is None:
-        handle = weakref.ref(database)  # the recorder must not keep its database alive
+    async with database.transaction() as session:
+        await _complete(session, outcomes)
+    return [None] * len(outcomes)
 
-        async def record(outcomes: Sequence[StepOutcome]) -> list[None]:
-            database = handle()
-            assert database is not None
-            async with database.transaction() as session:
-                await _complete(session, outcomes)
-            return [None] * len(outcomes)
 
-        recorder = _recorders[database] = Coalescer(record)
-    await recorder(outcome)
+async def _load(
+    database: Database, job_ids: Sequence[uuid.UUID]
+) -> list[tuple[RegistrationJob, Restaurant] | None]:
+    """Jobs about to run a step, with their restaurants: one query for all that ask at once."""
+    async with database.read() as session:
+        found = await repository.jobs_with_restaurants(session, job_ids)
+    return [found.get(job_id) for job_id in job_ids]
 
 
 async def _complete(session: AsyncSession, outcomes: Sequence[StepOutcome]) -> None:

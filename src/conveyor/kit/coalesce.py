@@ -6,9 +6,11 @@ its items are run again one at a time, so one bad item fails only its own caller
 """
 
 import asyncio
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
+Owner = TypeVar("Owner")
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -75,3 +77,30 @@ def _resolve(
         future.set_exception(exc)
     else:
         future.set_result(result)  # type: ignore[arg-type]
+
+
+_shared: "weakref.WeakKeyDictionary[Any, dict[Any, Coalescer[Any, Any]]]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def shared(
+    owner: Owner, run: Callable[[Owner, Sequence[T]], Awaitable[Sequence[R]]]
+) -> Coalescer[T, R]:
+    """The one coalescer of `run` for `owner` (a database, say), made on first use.
+
+    It holds `owner` weakly, so it lives as long as its owner and no longer.
+    """
+    per_owner = _shared.setdefault(owner, {})
+    coalescer = per_owner.get(run)
+    if coalescer is None:
+        handle = weakref.ref(owner)
+
+        async def bound(items: Sequence[T]) -> Sequence[R]:
+            held = handle()
+            if held is None:
+                raise RuntimeError("the owner of this coalescer is gone")
+            return await run(held, items)
+
+        coalescer = per_owner[run] = Coalescer(bound)
+    return coalescer
