@@ -68,6 +68,31 @@ def served_process(
         process.wait(timeout=30)
 
 
+@contextmanager
+def worker_processes(
+    env: dict[str, str],
+    *,
+    count: int = 1,
+    concurrency: int,
+    stderr: IO[bytes] | int = subprocess.DEVNULL,
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """`count` `conveyor worker` processes with the environment `env` (none of the caller's
+    own CONVEYOR_ settings), stopped (SIGTERM) at the end of the block."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")} | env
+    command = [sys.executable, "-m", "conveyor", "worker", "--concurrency", str(concurrency)]
+    processes = [
+        subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=stderr)
+        for _ in range(count)
+    ]
+    try:
+        yield processes
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=60)
+
+
 def write_results(name: str, rows: list[dict[str, Any]]) -> Path:
     RESULTS_DIR.mkdir(exist_ok=True)
     path = RESULTS_DIR / f"{name}.json"

@@ -15,8 +15,6 @@ import asyncio
 import os
 import random
 import statistics
-import subprocess
-import sys
 import time
 import uuid
 from datetime import UTC, datetime
@@ -27,7 +25,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from bench.common import served, write_results
+from bench.common import served, worker_processes, write_results
 from bench.tasks import DEFAULT_PG, Postgres
 from conveyor import migrations
 
@@ -195,31 +193,14 @@ async def measure() -> dict[str, Any]:
         "CONVEYOR_MOCK_POS_LATENCY_MS": "50",
         "CONVEYOR_MOCK_POS_COMPLETION_MINUTES": "600",
     }
-    worker_env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")} | env
     with served(env, options=("--processes", str(API_PROCESSES))) as base_url:
         async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
             sequential = await sequential_latency(client, rng, requester, technician)
-            worker = subprocess.Popen(  # noqa: ASYNC220 - started once, not awaited
-                [
-                    sys.executable,
-                    "-m",
-                    "conveyor",
-                    "worker",
-                    "--concurrency",
-                    str(WORKER_CONCURRENCY),
-                ],
-                env=worker_env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            try:
+            with worker_processes(env, concurrency=WORKER_CONCURRENCY):
                 await wait_synced(url, datetime(2000, 1, 1, tzinfo=UTC))
                 since = datetime.now(UTC)
                 steady, errors = await steady_load(client, rng, requester, technician)
                 synced = await wait_synced(url, since)
-            finally:
-                worker.terminate()
-                worker.wait(timeout=60)
     create_p50, create_p99 = _percentiles(sequential)
     steady_p50, steady_p99 = _percentiles(steady)
     sync_p50, sync_p99 = _percentiles(synced)

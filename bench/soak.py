@@ -33,13 +33,10 @@ import json
 import os
 import random
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -50,7 +47,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from bench.common import served_process, write_results
+from bench.common import served_process, worker_processes, write_results
 from bench.http_health import wrk
 from bench.tasks import DEFAULT_PG, Postgres
 from conveyor import migrations
@@ -480,28 +477,6 @@ def _rss_mb(pid: int) -> float:
     return round(total, 1)
 
 
-@contextmanager
-def _workers(env: dict[str, str], log: BinaryIO) -> Iterator[list[subprocess.Popen[bytes]]]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")} | env
-    command = [sys.executable, "-m", "conveyor", "worker"]
-    processes = [
-        subprocess.Popen(
-            [*command, "--concurrency", str(WORKER_CONCURRENCY)],
-            env=environment,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
-        for _ in range(WORKERS)
-    ]
-    try:
-        yield processes
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=60)
-
-
 DATABASE_SIZES = """
 SELECT pg_database_size(current_database()) AS database_bytes,
        pg_total_relation_size('task') AS task_table_bytes,
@@ -582,7 +557,9 @@ async def measure(log: BinaryIO) -> dict[str, Any]:
                 base_url,
                 api,
             ),
-            _workers(env, log) as workers,
+            worker_processes(
+                env, count=WORKERS, concurrency=WORKER_CONCURRENCY, stderr=log
+            ) as workers,
         ):
 
             def client(headers: dict[str, str]) -> httpx.AsyncClient:
