@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import (
-    and_,
     case,
     delete,
     exists,
     func,
+    insert,
+    literal,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -125,6 +127,21 @@ async def get_technician(session: AsyncSession, technician_id: uuid.UUID) -> Tec
     return await session.get(Technician, technician_id)
 
 
+async def requester(
+    session: AsyncSession, company_id: uuid.UUID, technician_id: uuid.UUID
+) -> tuple[bool, uuid.UUID | None]:
+    """Whether the company exists, and the company of the technician (None when there is no
+    such technician): both in one query."""
+    result = await session.execute(
+        select(
+            select(Company.id).where(Company.id == company_id).scalar_subquery(),
+            select(Technician.company_id).where(Technician.id == technician_id).scalar_subquery(),
+        )
+    )
+    found, employer = result.one()
+    return found is not None, employer
+
+
 async def list_technicians(session: AsyncSession, company_id: uuid.UUID) -> list[Technician]:
     result = await session.execute(
         select(Technician)
@@ -132,6 +149,12 @@ async def list_technicians(session: AsyncSession, company_id: uuid.UUID) -> list
         .order_by(Technician.created_at, Technician.id)
     )
     return list(result.scalars())
+
+
+async def add_routings(session: AsyncSession, routings: list[dict[str, object]]) -> None:
+    """Insert routings (column values, ids included) in one multi-row statement."""
+    if routings:
+        await session.execute(insert(JobRouting), routings)
 
 
 async def get_job(session: AsyncSession, job_id: uuid.UUID) -> Job | None:
@@ -394,12 +417,12 @@ async def _by_tiers(
     start = (0,) * len(skills)
     frontier = [(-points(start), start)]
     visited = {start}
-    scores: dict[uuid.UUID, tuple[int, list[str]]] = {}
+    scores: dict[uuid.UUID, tuple[int, list[str], str]] = {}
     queries = 0
     while frontier:
         negative, position = heapq.heappop(frontier)
         best_left = -negative - 20 * len(skills) + 3 + CATEGORY_BONUS
-        kth = sorted((score for score, _ in scores.values()), reverse=True)[limit - 1 : limit]
+        kth = sorted((score for score, _, _ in scores.values()), reverse=True)[limit - 1 : limit]
         if best_left <= 0 or (kth and kth[0] > best_left):
             break
         combination = {
@@ -412,28 +435,31 @@ async def _by_tiers(
             queries += 1
             base = -negative - 20 * len(skills)
             held = [skill for skill, tier in combination.items() if tier is not None]
-            for company_id, bonus in await _combination(
-                session, combination, category=category, exclude=exclude
+            for company_id, bonus, provider in await _combination(
+                session, combination, category=category, exclude=exclude, limit=limit
             ):
-                scores[company_id] = (base + bonus, held)
+                scores[company_id] = (base + bonus, held, provider)
         for axis in range(len(skills)):
             following = tuple(i + (1 if j == axis else 0) for j, i in enumerate(position))
             if following[axis] < len(ranked[skills[axis]]) and following not in visited:
                 visited.add(following)
                 heapq.heappush(frontier, (-points(following), following))
     best = sorted(
-        ((score, company_id, held) for company_id, (score, held) in scores.items() if score > 0),
+        (
+            (score, company_id, held, provider)
+            for company_id, (score, held, provider) in scores.items()
+            if score > 0
+        ),
         key=lambda item: (-item[0], item[1]),
     )[:limit]
-    providers = await provider_types(session, [company_id for _, company_id, _ in best])
     return [
         Match(
             company_id=company_id,
             score=score / 10,
             matched_skills=sorted(held),
-            provider_type=providers[company_id],
+            provider_type=provider,
         )
-        for score, company_id, held in best
+        for score, company_id, held, provider in best
     ]
 
 
@@ -443,16 +469,23 @@ async def _combination(
     *,
     category: str | None,
     exclude: uuid.UUID,
-) -> list[tuple[uuid.UUID, int]]:
-    """Active companies whose required-skill rows are exactly these tiers, with their
-    configured and category bonus (tenths)."""
+    limit: int,
+) -> list[tuple[uuid.UUID, int, str]]:
+    """The `limit` best active companies whose required-skill rows are exactly these tiers:
+    (id, configured and category bonus in tenths, provider type).
+
+    They all share the tiers' points, so only the bonus and then the id rank them. Each bonus
+    class (configured or not, in the category or not) is its own branch, read in id order
+    from the skill index and cut at `limit`: thousands of companies in a combination cost a
+    few index entries, not a sort of all of them.
+    """
     rows = []
     for skill, tier in combination.items():
         if tier is not None:
             row = aliased(CompanySkill)
             rows.append((row, skill, tier))
     first = rows[0][0]
-    query = select(first.company_id, first.provider_configured)
+    query = select(first.company_id)
     for row, skill, (level, primary) in rows:
         if row is not first:
             query = query.join(row, row.company_id == first.company_id)
@@ -469,17 +502,33 @@ async def _combination(
                     CompanySkill.company_id == first.company_id, CompanySkill.skill == skill
                 )
             )
-    bonus: ColumnElement[int] = case((first.provider_configured, 3), else_=0)
-    if category:
-        listed = aliased(CompanyCategory)
-        query = query.outerjoin(
-            listed, and_(listed.company_id == first.company_id, listed.category == category)
-        )
-        bonus = bonus + case((listed.company_id.is_not(None), CATEGORY_BONUS), else_=0)
-    result = await session.execute(
-        query.add_columns(bonus.label("bonus")).where(first.company_id != exclude)
+    query = query.where(first.company_id != exclude)
+    listed = exists().where(
+        CompanyCategory.company_id == first.company_id, CompanyCategory.category == category
     )
-    return [(company_id, int(points)) for company_id, _, points in result]
+    branches = []
+    for configured in (True, False):
+        for in_category in (True, False) if category else (False,):
+            bonus = (3 if configured else 0) + (CATEGORY_BONUS if in_category else 0)
+            branch = query.where(
+                first.provider_configured if configured else ~first.provider_configured
+            )
+            if category:
+                branch = branch.where(listed if in_category else ~listed)
+            branches.append(
+                branch.add_columns(literal(bonus).label("bonus"))
+                .order_by(first.company_id)
+                .limit(limit)
+                .subquery()
+            )
+    best = union_all(*(select(branch.c.company_id, branch.c.bonus) for branch in branches))
+    ranked = best.subquery("ranked")
+    result = await session.execute(
+        select(ranked.c.company_id, ranked.c.bonus, Company.provider_type).join(
+            Company, Company.id == ranked.c.company_id
+        )
+    )
+    return [(company_id, int(bonus), provider) for company_id, bonus, provider in result]
 
 
 async def provider_types(

@@ -235,20 +235,28 @@ async def list_technicians(session: AsyncSession, company_id: uuid.UUID) -> list
 async def create_job(session: AsyncSession, settings: Settings, body: JobCreate) -> Job:
     """The job, its routings to the best-matching companies and one sync task per routing,
     all in the caller's transaction."""
-    company = await repository.get_company(session, body.created_by_company_id)
-    if company is None:
-        raise NotFoundError(f"Company {body.created_by_company_id} not found")
-    technician = await repository.get_technician(session, body.created_by_technician_id)
-    if technician is None:
-        raise NotFoundError(f"Technician {body.created_by_technician_id} not found")
-    if technician.company_id != company.id:
+    company_id, technician_id = body.created_by_company_id, body.created_by_technician_id
+    company_found, employer = await repository.requester(session, company_id, technician_id)
+    if not company_found:
+        raise NotFoundError(f"Company {company_id} not found")
+    if employer is None:
+        raise NotFoundError(f"Technician {technician_id} not found")
+    if employer != company_id:
         raise ValidationError(
-            f"Technician {technician.id} does not belong to company {company.id}",
+            f"Technician {technician_id} does not belong to company {company_id}",
             details={"field": "created_by_technician_id"},
         )
     requirements = {normalize(skill): rank for skill, rank in body.requirements().items()}
     category = normalize(body.category) if body.category else None
+    matches = await repository.best_matches(
+        session,
+        requirements=requirements,
+        category=category,
+        exclude=company_id,
+        limit=settings.routing_max_routings,
+    )
     job = Job(
+        id=uuid.uuid4(),
         summary=body.summary,
         street=body.address.street,
         city=body.address.city,
@@ -257,52 +265,49 @@ async def create_job(session: AsyncSession, settings: Settings, body: JobCreate)
         homeowner_name=body.homeowner.name,
         homeowner_phone=body.homeowner.phone,
         homeowner_email=str(body.homeowner.email) if body.homeowner.email else None,
-        created_by_company_id=company.id,
-        created_by_technician_id=technician.id,
+        created_by_company_id=company_id,
+        created_by_technician_id=technician_id,
         required_skills=list(requirements),
         skill_levels={skill: RANK_LEVEL[rank].value for skill, rank in requirements.items()},
         category=category,
         status=JobStatus.PENDING.value,
     )
     await repository.add(session, job)
-    matches = await repository.best_matches(
-        session,
-        requirements=requirements,
-        category=category,
-        exclude=company.id,
-        limit=settings.routing_max_routings,
-    )
-    routings = [
-        JobRouting(
-            job_id=job.id,
-            company_id_received=match.company_id,
-            sync_status=SyncStatus.PENDING.value,
-            matching_score=match.score,
-            matched_skills=match.matched_skills,
-        )
-        for match in matches
-    ]
-    await repository.add(session, *routings)
     events = [
         SyncEvent(
-            routing_id=routing.id,
+            routing_id=uuid.uuid4(),
             job_id=job.id,
             company_id=match.company_id,
             matching_score=match.score,
             matched_skills=match.matched_skills,
             provider_type=ProviderType(match.provider_type),
         )
-        for routing, match in zip(routings, matches, strict=True)
+        for match in matches
     ]
+    await repository.add_routings(
+        session,
+        [
+            {
+                "id": event.routing_id,
+                "job_id": job.id,
+                "company_id_received": event.company_id,
+                "sync_status": SyncStatus.PENDING.value,
+                "retry_count": 0,
+                "matching_score": event.matching_score,
+                "matched_skills": event.matched_skills,
+            }
+            for event in events
+        ],
+    )
     if events:
         await tasks.enqueue_many(session, "routing.sync", events)
     metrics.job_creation_total.inc()
-    metrics.job_routing_total.inc(len(routings))
+    metrics.job_routing_total.inc(len(events))
     log.info(
         "Job created successfully",
         job_id=str(job.id),
         matching_score=matches[0].score if matches else None,
-        routings=len(routings),
+        routings=len(events),
     )
     return job
 
