@@ -207,6 +207,76 @@ async def get_routing(session: AsyncSession, routing_id: uuid.UUID) -> JobRoutin
     return await session.get(JobRouting, routing_id)
 
 
+async def mark_processing(session: AsyncSession, routing_id: uuid.UUID, *, now: datetime) -> bool:
+    """Claim the routing for a sync attempt unless it is already synced or completed."""
+    result = await session.execute(
+        update(JobRouting)
+        .where(
+            JobRouting.id == routing_id,
+            JobRouting.sync_status.not_in((SyncStatus.SYNCED.value, SyncStatus.COMPLETED.value)),
+        )
+        .values(
+            sync_status=SyncStatus.PROCESSING.value,
+            claimed_at=now,
+            last_sync_attempt=now,
+            updated_at=now,
+        )
+        .returning(JobRouting.id),
+        execution_options={"synchronize_session": False},
+    )
+    return result.scalar_one_or_none() is not None
+
+
+async def sync_target(session: AsyncSession, routing_id: uuid.UUID) -> tuple[Job, Company]:
+    """The routing's job (what is booked) and receiving company (where), in one query."""
+    result = await session.execute(
+        select(Job, Company)
+        .join(JobRouting, JobRouting.job_id == Job.id)
+        .join(Company, Company.id == JobRouting.company_id_received)
+        .where(JobRouting.id == routing_id)
+    )
+    job, company = result.one()
+    return job, company
+
+
+async def mark_synced(
+    session: AsyncSession, routing_id: uuid.UUID, *, external_id: str, now: datetime
+) -> bool:
+    result = await session.execute(
+        update(JobRouting)
+        .where(JobRouting.id == routing_id)
+        .values(
+            sync_status=SyncStatus.SYNCED.value,
+            external_id=external_id,
+            last_synced_at=now,
+            error_message=None,
+            updated_at=now,
+        )
+        .returning(JobRouting.id),
+        execution_options={"synchronize_session": False},
+    )
+    return result.scalar_one_or_none() is not None
+
+
+async def mark_failed_attempt(
+    session: AsyncSession, routing_id: uuid.UUID, *, error: str, final: bool, now: datetime
+) -> bool:
+    """Count a failed attempt: pending again for the retry, or failed after the last one."""
+    result = await session.execute(
+        update(JobRouting)
+        .where(JobRouting.id == routing_id)
+        .values(
+            retry_count=JobRouting.retry_count + 1,
+            error_message=error,
+            sync_status=(SyncStatus.FAILED if final else SyncStatus.PENDING).value,
+            updated_at=now,
+        )
+        .returning(JobRouting.id),
+        execution_options={"synchronize_session": False},
+    )
+    return result.scalar_one_or_none() is not None
+
+
 async def find_routing(
     session: AsyncSession, job_id: uuid.UUID, company_id: uuid.UUID
 ) -> JobRouting | None:

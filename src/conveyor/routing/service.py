@@ -368,25 +368,18 @@ def provider_for(company: Company, settings: Settings) -> PointOfSale:
     )
 
 
-async def claim_for_sync(database: Database, routing_id: uuid.UUID) -> JobRouting | None:
-    """Mark the routing as being synced now; None when there is nothing left to do."""
+async def claim_for_sync(database: Database, routing_id: uuid.UUID) -> tuple[Job, Company] | None:
+    """Mark the routing as being synced now, and load its job and receiving company; None
+    when there is nothing left to do. One short transaction: the provider is called after."""
     async with database.transaction() as session:
-        routing = await repository.get_routing(session, routing_id)
-        if routing is None or routing.sync_status in (SyncStatus.SYNCED, SyncStatus.COMPLETED):
+        if not await repository.mark_processing(session, routing_id, now=utcnow()):
             return None
-        now = utcnow()
-        routing.sync_status = SyncStatus.PROCESSING.value
-        routing.claimed_at = now
-        routing.last_sync_attempt = now
-        routing.updated_at = now
-        return routing
+        return await repository.sync_target(session, routing_id)
 
 
-async def booking_for(database: Database, routing: JobRouting, attempt: int) -> Booking:
-    async with database.read() as session:
-        job = await get_job(session, routing.job_id)
+def booking_for(job: Job, routing_id: uuid.UUID, attempt: int) -> Booking:
     return Booking(
-        routing_id=str(routing.id),
+        routing_id=str(routing_id),
         summary=job.summary,
         street=job.street,
         city=job.city,
@@ -400,31 +393,17 @@ async def booking_for(database: Database, routing: JobRouting, attempt: int) -> 
 
 
 async def record_synced(session: AsyncSession, routing_id: uuid.UUID, external_id: str) -> None:
-    routing = await repository.get_routing(session, routing_id)
-    if routing is None:
-        return
-    now = utcnow()
-    routing.sync_status = SyncStatus.SYNCED.value
-    routing.external_id = external_id
-    routing.last_synced_at = now
-    routing.error_message = None
-    routing.updated_at = now
-    await session.flush()
-    metrics.sync_success_total.inc()
+    if await repository.mark_synced(session, routing_id, external_id=external_id, now=utcnow()):
+        metrics.sync_success_total.inc()
 
 
 async def record_failure(
     session: AsyncSession, routing_id: uuid.UUID, error: str, *, final: bool
 ) -> None:
-    routing = await repository.get_routing(session, routing_id)
-    if routing is None:
-        return
-    routing.retry_count += 1
-    routing.error_message = error[:2000]
-    routing.sync_status = (SyncStatus.FAILED if final else SyncStatus.PENDING).value
-    routing.updated_at = utcnow()
-    await session.flush()
-    metrics.sync_failure_total.inc()
+    if await repository.mark_failed_attempt(
+        session, routing_id, error=error[:2000], final=final, now=utcnow()
+    ):
+        metrics.sync_failure_total.inc()
 
 
 async def sync_routing(
@@ -441,14 +420,13 @@ async def sync_routing(
     The success is written through `commit` (a task passes `ctx.complete`, so it commits with
     the task's own completion). Returns the error, or None when synced or nothing was left.
     """
-    routing = await claim_for_sync(database, routing_id)
-    if routing is None:
+    claimed = await claim_for_sync(database, routing_id)
+    if claimed is None:
         return None
-    async with database.read() as session:
-        company = await get_company(session, routing.company_id_received)
+    job, company = claimed
     try:
         provider = provider_for(company, settings)
-        external_id = await provider.book(await booking_for(database, routing, attempt))
+        external_id = await provider.book(booking_for(job, routing_id, attempt))
     except ProviderError as exc:
         async with database.transaction() as session:
             await record_failure(session, routing_id, str(exc), final=final)
