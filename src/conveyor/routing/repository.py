@@ -1,5 +1,6 @@
 """Every query of the routing package, matching included."""
 
+import functools
 import heapq
 import uuid
 from collections.abc import Iterable, Mapping
@@ -7,14 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import (
+    Select,
+    bindparam,
     case,
     delete,
     exists,
     func,
     insert,
-    literal,
     select,
-    union_all,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -463,55 +464,74 @@ async def _by_tiers(
     exclude: uuid.UUID,
     limit: int,
 ) -> list[Match] | None:
-    """The best matches found by visiting tier combinations from the best down.
+    """The best matches found by visiting combinations from the best down.
 
-    A company's skill rows put it in exactly one combination (its tier for each required
-    skill), and every company in a combination scores its points plus at most 8 tenths
-    (+0.3 configured, +0.5 category). Combinations are visited in descending points; the
-    search stops once the k-th best score found beats everything left. With thousands of
-    companies per skill this reads a few hundred index entries instead of all of them.
-    None when the search gives up (the caller aggregates instead).
+    A company's rows put it in exactly one combination: its tier for each required skill,
+    whether its provider is configured, and (with a category) whether it is in the category.
+    Every company in a combination scores the combination's points, so only ids order them,
+    and the skill index hands them over in id order: each visit reads the first `limit`.
+    Combinations are visited in descending points; the search stops once the k-th best
+    score found beats everything left. With thousands of companies per skill this reads a
+    few dozen index entries instead of all of them. None when the search gives up (the
+    caller aggregates instead).
     """
     skills = list(requirements)
     ranked = {
         skill: sorted([*TIERS, None], key=lambda tier: -tier_points(tier, requirements[skill]))
         for skill in skills
     }
+    bonuses = sorted(
+        (
+            (configured, listed)
+            for configured in (True, False)
+            for listed in ((True, False) if category else (False,))
+        ),
+        key=lambda bonus: -bonus_points(*bonus),
+    )
 
     def points(position: tuple[int, ...]) -> int:
-        return sum(
+        *tiers, bonus = position
+        return bonus_points(*bonuses[bonus]) + sum(
             tier_points(ranked[skill][index], requirements[skill])
-            for skill, index in zip(skills, position, strict=True)
+            for skill, index in zip(skills, tiers, strict=True)
         )
 
-    start = (0,) * len(skills)
+    sizes = [*(len(ranked[skill]) for skill in skills), len(bonuses)]
+    start = (0,) * len(sizes)
     frontier = [(-points(start), start)]
     visited = {start}
     scores: dict[uuid.UUID, tuple[int, list[str], str]] = {}
     queries = 0
     while frontier:
         negative, position = heapq.heappop(frontier)
-        best_left = -negative - 20 * len(skills) + 3 + CATEGORY_BONUS
+        best_left = -negative - 20 * len(skills)
         kth = sorted((score for score, _, _ in scores.values()), reverse=True)[limit - 1 : limit]
         if best_left <= 0 or (kth and kth[0] > best_left):
             break
+        *tiers, bonus = position
         combination = {
-            skill: ranked[skill][index] for skill, index in zip(skills, position, strict=True)
+            skill: ranked[skill][index] for skill, index in zip(skills, tiers, strict=True)
         }
         primaries = sum(1 for tier in combination.values() if tier is not None and tier[1])
         if primaries <= 1 and any(tier is not None for tier in combination.values()):
             if queries == MAX_TIER_QUERIES:
                 return None
             queries += 1
-            base = -negative - 20 * len(skills)
             held = [skill for skill, tier in combination.items() if tier is not None]
-            for company_id, bonus, provider in await _combination(
-                session, combination, category=category, exclude=exclude, limit=limit
+            configured, listed = bonuses[bonus]
+            for company_id, provider in await _combination(
+                session,
+                combination,
+                configured=configured,
+                category=category,
+                listed=listed,
+                exclude=exclude,
+                limit=limit,
             ):
-                scores[company_id] = (base + bonus, held, provider)
-        for axis in range(len(skills)):
+                scores[company_id] = (best_left, held, provider)
+        for axis, size in enumerate(sizes):
             following = tuple(i + (1 if j == axis else 0) for j, i in enumerate(position))
-            if following[axis] < len(ranked[skills[axis]]) and following not in visited:
+            if following[axis] < size and following not in visited:
                 visited.add(following)
                 heapq.heappush(frontier, (-points(following), following))
     best = sorted(
@@ -533,72 +553,84 @@ async def _by_tiers(
     ]
 
 
+def bonus_points(configured: bool, listed: bool) -> int:
+    """The configured and category bonus, in tenths."""
+    return (3 if configured else 0) + (CATEGORY_BONUS if listed else 0)
+
+
 async def _combination(
     session: AsyncSession,
     combination: Mapping[str, Tier],
     *,
+    configured: bool,
     category: str | None,
+    listed: bool,
     exclude: uuid.UUID,
     limit: int,
-) -> list[tuple[uuid.UUID, int, str]]:
-    """The `limit` best active companies whose required-skill rows are exactly these tiers:
-    (id, configured and category bonus in tenths, provider type).
-
-    They all share the tiers' points, so only the bonus and then the id rank them. Each bonus
-    class (configured or not, in the category or not) is its own branch, read in id order
-    from the skill index and cut at `limit`: thousands of companies in a combination cost a
-    few index entries, not a sort of all of them.
-    """
-    rows = []
-    for skill, tier in combination.items():
+) -> list[tuple[uuid.UUID, str]]:
+    """The first `limit` active companies by id, with their provider type, whose
+    required-skill rows are exactly these tiers, whose provider is configured or not, and
+    which are `listed` in the category or not (when there is one)."""
+    tiers = list(combination.values())
+    shape = tuple(None if tier is None else tier[1] for tier in tiers)
+    params: dict[str, object] = {"exclude": exclude, "category": category}
+    for index, (skill, tier) in enumerate(combination.items()):
+        params[f"skill_{index}"] = skill
         if tier is not None:
-            row = aliased(CompanySkill)
-            rows.append((row, skill, tier))
-    first = rows[0][0]
+            params[f"level_{index}"] = tier[0]
+    statement = _combination_statement(
+        shape, configured=configured, categorised=category is not None, listed=listed, limit=limit
+    )
+    result = await session.execute(statement, params)
+    return [(company_id, provider) for company_id, provider in result]
+
+
+@functools.lru_cache(maxsize=1024)
+def _combination_statement(
+    shape: tuple[bool | None, ...], *, configured: bool, categorised: bool, listed: bool, limit: int
+) -> Select[uuid.UUID, str]:
+    """`_combination`'s query for one shape (per required skill: missing, or whether it is
+    the primary one), skills, levels, category and excluded company left as parameters.
+
+    Built once per shape: building it (aliases, subqueries) costs the API more CPU, about a
+    millisecond, than PostgreSQL spends running it.
+    """
+    rows = {
+        index: aliased(CompanySkill) for index, primary in enumerate(shape) if primary is not None
+    }
+    first = next(iter(rows.values()))
     query = select(first.company_id)
-    for row, skill, (level, primary) in rows:
+    for index, row in rows.items():
         if row is not first:
             query = query.join(row, row.company_id == first.company_id)
         query = query.where(
-            row.skill == skill,
+            row.skill == bindparam(f"skill_{index}"),
             row.active,
-            row.level == level,
-            row.is_primary if primary else ~row.is_primary,
+            row.level == bindparam(f"level_{index}"),
+            row.is_primary if shape[index] else ~row.is_primary,
         )
-    for skill, tier in combination.items():
-        if tier is None:
+    for index, primary in enumerate(shape):
+        if primary is None:
             query = query.where(
                 ~exists().where(
-                    CompanySkill.company_id == first.company_id, CompanySkill.skill == skill
+                    CompanySkill.company_id == first.company_id,
+                    CompanySkill.skill == bindparam(f"skill_{index}"),
                 )
             )
-    query = query.where(first.company_id != exclude)
-    listed = exists().where(
-        CompanyCategory.company_id == first.company_id, CompanyCategory.category == category
+    query = query.where(
+        first.company_id != bindparam("exclude"),
+        first.provider_configured if configured else ~first.provider_configured,
     )
-    branches = []
-    for configured in (True, False):
-        for in_category in (True, False) if category else (False,):
-            bonus = (3 if configured else 0) + (CATEGORY_BONUS if in_category else 0)
-            branch = query.where(
-                first.provider_configured if configured else ~first.provider_configured
-            )
-            if category:
-                branch = branch.where(listed if in_category else ~listed)
-            branches.append(
-                branch.add_columns(literal(bonus).label("bonus"))
-                .order_by(first.company_id)
-                .limit(limit)
-                .subquery()
-            )
-    best = union_all(*(select(branch.c.company_id, branch.c.bonus) for branch in branches))
-    ranked = best.subquery("ranked")
-    result = await session.execute(
-        select(ranked.c.company_id, ranked.c.bonus, Company.provider_type).join(
-            Company, Company.id == ranked.c.company_id
+    if categorised:
+        in_category = exists().where(
+            CompanyCategory.company_id == first.company_id,
+            CompanyCategory.category == bindparam("category"),
         )
+        query = query.where(in_category if listed else ~in_category)
+    found = query.order_by(first.company_id).limit(limit).subquery("found")
+    return select(found.c.company_id, Company.provider_type).join(
+        Company, Company.id == found.c.company_id
     )
-    return [(company_id, int(bonus), provider) for company_id, bonus, provider in result]
 
 
 async def provider_types(
