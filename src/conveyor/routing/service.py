@@ -368,28 +368,37 @@ def provider_for(company: Company, settings: Settings) -> PointOfSale:
     )
 
 
-async def claim_for_sync(database: Database, routing_id: uuid.UUID) -> tuple[Job, Company] | None:
-    """Mark the routing as being synced now, and load its job and receiving company; None
-    when there is nothing left to do. One short transaction: the provider is called after."""
+async def claim_for_sync(
+    database: Database, routing_id: uuid.UUID, attempt: int
+) -> tuple[Booking, Company] | None:
+    """Mark the routing as being synced now, and load what its provider is sent and the
+    receiving company; None when there is nothing left to do. One short transaction: the
+    provider is called after it."""
     async with database.transaction() as session:
-        if not await repository.mark_processing(session, routing_id, now=utcnow()):
-            return None
-        return await repository.sync_target(session, routing_id)
-
-
-def booking_for(job: Job, routing_id: uuid.UUID, attempt: int) -> Booking:
-    return Booking(
+        target = await repository.claim_for_sync(session, routing_id, now=utcnow())
+    if target is None:
+        return None
+    booking = Booking(
         routing_id=str(routing_id),
-        summary=job.summary,
-        street=job.street,
-        city=job.city,
-        state=job.state,
-        zip_code=job.zip_code,
-        homeowner_name=job.homeowner_name,
-        homeowner_phone=job.homeowner_phone,
-        homeowner_email=job.homeowner_email,
+        summary=target.summary,
+        street=target.street,
+        city=target.city,
+        state=target.state,
+        zip_code=target.zip_code,
+        homeowner_name=target.homeowner_name,
+        homeowner_phone=target.homeowner_phone,
+        homeowner_email=target.homeowner_email,
         attempt=attempt,
     )
+    company = Company(
+        id=target.company_id,
+        provider_type=target.provider_type,
+        st_tenant_id=target.st_tenant_id,
+        st_client_id=target.st_client_id,
+        st_client_secret_sealed=target.st_client_secret_sealed,
+        st_app_key_sealed=target.st_app_key_sealed,
+    )
+    return booking, company
 
 
 async def record_synced(session: AsyncSession, routing_id: uuid.UUID, external_id: str) -> None:
@@ -420,13 +429,13 @@ async def sync_routing(
     The success is written through `commit` (a task passes `ctx.complete`, so it commits with
     the task's own completion). Returns the error, or None when synced or nothing was left.
     """
-    claimed = await claim_for_sync(database, routing_id)
+    claimed = await claim_for_sync(database, routing_id, attempt)
     if claimed is None:
         return None
-    job, company = claimed
+    booking, company = claimed
     try:
         provider = provider_for(company, settings)
-        external_id = await provider.book(booking_for(job, routing_id, attempt))
+        external_id = await provider.book(booking)
     except ProviderError as exc:
         async with database.transaction() as session:
             await record_failure(session, routing_id, str(exc), final=final)
