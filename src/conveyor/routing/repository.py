@@ -19,6 +19,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    true,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -378,11 +379,14 @@ async def best_matches(
     read until the winners are known. Without required skills, the candidates are the
     companies in the category.
     """
-    if 0 < len(requirements) <= MAX_TIERED_SKILLS and await _many_holders(
-        session, list(requirements)
-    ):
+    if 0 < len(requirements) <= MAX_TIERED_SKILLS:
         found = await _by_tiers(
-            session, requirements=requirements, category=category, exclude=exclude, limit=limit
+            session,
+            requirements=requirements,
+            category=category,
+            exclude=exclude,
+            limit=limit,
+            unless_few_holders=True,
         )
         if found is not None:
             return found
@@ -414,10 +418,15 @@ async def _by_skills(
         + case((CompanySkill.is_primary, 15), else_=0)
     )
     configured = func.max(case((CompanySkill.provider_configured, 3), else_=0))
+    # Which required skills the company holds, as bits (one row per company and skill).
+    held = func.sum(
+        case({skill: 1 << bit for bit, skill in enumerate(skills)}, value=CompanySkill.skill)
+    )
     partial = (
         select(
             CompanySkill.company_id.label("company_id"),
             (func.sum(per_skill) + configured - 20 * len(skills)).label("score"),
+            held.label("held"),
         )
         .where(
             CompanySkill.skill.in_(skills),
@@ -428,7 +437,7 @@ async def _by_skills(
         .subquery("partial")
     )
     score: ColumnElement[int] = partial.c.score
-    query = select(partial.c.company_id)
+    query = select(partial.c.company_id, partial.c.held)
     if category:
         in_category = (
             select(CompanyCategory.company_id.label("company_id"))
@@ -437,24 +446,28 @@ async def _by_skills(
         )
         query = query.outerjoin(in_category, in_category.c.company_id == partial.c.company_id)
         score = score + case((in_category.c.company_id.is_not(None), CATEGORY_BONUS), else_=0)
-    result = await session.execute(
+    ranked = (
         query.add_columns(score.label("score"))
         .where(score > 0)
         .order_by(score.desc(), partial.c.company_id)
         .limit(limit)
+        .subquery("ranked")
     )
-    ranked = [(company_id, int(tenths)) for company_id, tenths in result]
-    ids = [company_id for company_id, _ in ranked]
-    held = await skills_of(session, ids)
-    providers = await provider_types(session, ids)
+    result = await session.execute(
+        select(ranked.c.company_id, ranked.c.score, ranked.c.held, Company.provider_type)
+        .join(Company, Company.id == ranked.c.company_id)
+        .order_by(ranked.c.score.desc(), ranked.c.company_id)
+    )
     return [
         Match(
             company_id=company_id,
-            score=tenths / 10,
-            matched_skills=[skill for skill, _ in held[company_id] if skill in requirements],
-            provider_type=providers[company_id],
+            score=int(tenths) / 10,
+            matched_skills=sorted(
+                skill for bit, skill in enumerate(skills) if int(bits) >> bit & 1
+            ),
+            provider_type=provider,
         )
-        for company_id, tenths in ranked
+        for company_id, tenths, bits, provider in result
     ]
 
 
@@ -463,24 +476,12 @@ async def _by_skills(
 MAX_TIERED_SKILLS = 3
 """Up to this many required skills, search tier combinations; beyond, aggregate."""
 TIER_SEARCH_ABOVE = 2_000
-"""Below this many skill rows to score, aggregating them all is cheaper than searching."""
+"""Up to this many skill rows to score, aggregating them all is cheaper than searching."""
 MAX_TIER_QUERIES = 12
 """Give up on the search (and aggregate) when the best companies are this hard to find."""
 TIERS = tuple((level, primary) for level in (3, 2, 1) for primary in (True, False))
 Tier = tuple[int, bool] | None
 """(level, is_primary) of the company's row for a skill, or None when it lacks the skill."""
-
-
-async def _many_holders(session: AsyncSession, skills: list[str]) -> bool:
-    """Whether more than TIER_SEARCH_ABOVE active rows hold these skills (reads no more)."""
-    rows = (
-        select(CompanySkill.company_id)
-        .where(CompanySkill.skill.in_(skills), CompanySkill.active)
-        .limit(TIER_SEARCH_ABOVE + 1)
-        .subquery()
-    )
-    count = (await session.execute(select(func.count()).select_from(rows))).scalar_one()
-    return int(count) > TIER_SEARCH_ABOVE
 
 
 def tier_points(tier: Tier, required: int) -> int:
@@ -499,6 +500,7 @@ async def _by_tiers(
     category: str | None,
     exclude: uuid.UUID,
     limit: int,
+    unless_few_holders: bool = False,
 ) -> list[Match] | None:
     """The best matches found by visiting combinations from the best down.
 
@@ -509,7 +511,8 @@ async def _by_tiers(
     Combinations are visited in descending points; the search stops once the k-th best
     score found beats everything left. With thousands of companies per skill this reads a
     few dozen index entries instead of all of them. None when the search gives up (the
-    caller aggregates instead).
+    caller aggregates instead), and, `unless_few_holders`, when no more than
+    TIER_SEARCH_ABOVE active rows hold the required skills (the first query counts them).
     """
     skills = list(requirements)
     ranked = {
@@ -555,7 +558,7 @@ async def _by_tiers(
             queries += 1
             held = [skill for skill, tier in combination.items() if tier is not None]
             configured, listed = bonuses[bonus]
-            for company_id, provider in await _combination(
+            found, holders = await _combination(
                 session,
                 combination,
                 configured=configured,
@@ -563,7 +566,11 @@ async def _by_tiers(
                 listed=listed,
                 exclude=exclude,
                 limit=limit,
-            ):
+                count_holders=unless_few_holders and queries == 1,
+            )
+            if holders is not None and holders <= TIER_SEARCH_ABOVE:
+                return None
+            for company_id, provider in found:
                 scores[company_id] = (best_left, held, provider)
         for axis, size in enumerate(sizes):
             following = tuple(i + (1 if j == axis else 0) for j, i in enumerate(position))
@@ -603,10 +610,16 @@ async def _combination(
     listed: bool,
     exclude: uuid.UUID,
     limit: int,
-) -> list[tuple[uuid.UUID, str]]:
+    count_holders: bool = False,
+) -> tuple[list[tuple[uuid.UUID, str]], int | None]:
     """The first `limit` active companies by id, with their provider type, whose
     required-skill rows are exactly these tiers, whose provider is configured or not, and
-    which are `listed` in the category or not (when there is one)."""
+    which are `listed` in the category or not (when there is one).
+
+    With `count_holders`, also how many active rows hold any of the required skills, counted
+    up to TIER_SEARCH_ABOVE + 1 (else None): the same round trip answers whether searching
+    is worth it.
+    """
     tiers = list(combination.values())
     shape = tuple(None if tier is None else tier[1] for tier in tiers)
     params: dict[str, object] = {"exclude": exclude, "category": category}
@@ -617,8 +630,17 @@ async def _combination(
     statement = _combination_statement(
         shape, configured=configured, categorised=category is not None, listed=listed, limit=limit
     )
-    result = await session.execute(statement, params)
-    return [(company_id, provider) for company_id, provider in result]
+    if not count_holders:
+        result = await session.execute(statement, params)
+        return [(company_id, provider) for company_id, provider in result], None
+    params["holders_cap"] = TIER_SEARCH_ABOVE + 1
+    rows = (await session.execute(_counting_holders(statement, len(shape)), params)).all()
+    found = [
+        (company_id, provider)
+        for _, company_id, provider in rows
+        if company_id is not None and provider is not None
+    ]
+    return found, int(rows[0][0])
 
 
 @functools.lru_cache(maxsize=1024)
@@ -669,19 +691,26 @@ def _combination_statement(
     )
 
 
-async def provider_types(
-    session: AsyncSession, company_ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, str]:
-    ids = list(company_ids)
-    if not ids:
-        return {}
-    result = await session.execute(
-        select(Company.id, Company.provider_type).where(Company.id.in_(ids))
+@functools.lru_cache(maxsize=1024)
+def _counting_holders(
+    statement: Select[uuid.UUID, str], skills: int
+) -> Select[int, uuid.UUID | None, str | None]:
+    """`statement`'s rows, each led by the capped count of active rows holding one of the
+    `skills` required skills (one row with no company when the combination is empty)."""
+    held = (
+        select(CompanySkill.company_id)
+        .where(
+            CompanySkill.skill.in_([bindparam(f"skill_{index}") for index in range(skills)]),
+            CompanySkill.active,
+        )
+        .limit(bindparam("holders_cap"))
+        .subquery("held")
     )
-    found: dict[uuid.UUID, str] = {}
-    for company_id, provider in result:
-        found[company_id] = provider
-    return found
+    holders = select(func.count().label("holders")).select_from(held).subquery("holders")
+    found = statement.subquery("found_companies")
+    return select(holders.c.holders, found.c.company_id, found.c.provider_type).select_from(
+        holders.outerjoin(found, true())
+    )
 
 
 async def _by_category(
