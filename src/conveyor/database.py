@@ -165,8 +165,12 @@ class Database:
             self.writer = create_async_engine(
                 self.url,
                 echo=echo,
-                pool_size=pool_size,
-                max_overflow=pool_size,
+                # Up to 2 x pool_size connections, each kept once opened: an overflow
+                # connection is closed on its return, so a worker running more handlers than
+                # pool_size opened one per task or so (a new backend costs PostgreSQL about
+                # 5 ms of CPU, and every statement is prepared again on it).
+                pool_size=2 * pool_size,
+                max_overflow=0,
                 # A ping per checkout costs a round trip; the worker (which retries on its own)
                 # turns it off, the API keeps it to survive database restarts.
                 pool_pre_ping=pre_ping,

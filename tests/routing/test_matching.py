@@ -2,6 +2,7 @@
 
 import random
 import uuid
+from typing import Any
 
 import pytest
 
@@ -126,16 +127,14 @@ async def test_sql_ranking_agrees_with_the_formula(
             assert match.matched_skills == sorted(set(held) & set(requirements))
 
 
-@pytest.mark.parametrize("limit", [1, 3, 5])
-async def test_the_tier_search_finds_what_the_aggregate_finds(
-    database: Database, limit: int
-) -> None:
-    """Dense data, few skills: thousands of ties, as with 100,000 companies."""
-    rng = random.Random(limit)
-    skills = ["plumbing", "electrical", "hvac"]
+DENSE_SKILLS = ["plumbing", "electrical", "hvac"]
+
+
+async def _dense(database: Database, rng: random.Random) -> None:
+    """600 companies with one or two of three skills: hundreds of ties per combination."""
     async with database.transaction() as session:
         for n in range(600):
-            held = {s: rng.randint(1, 3) for s in rng.sample(skills, rng.randint(1, 2))}
+            held = {s: rng.randint(1, 3) for s in rng.sample(DENSE_SKILLS, rng.randint(1, 2))}
             company = Company(
                 id=uuid.UUID(int=n + 1),
                 name=f"C{n}",
@@ -147,15 +146,28 @@ async def test_the_tier_search_finds_what_the_aggregate_finds(
             await repository.replace_skills(session, company, held)
             if rng.random() < 0.3:
                 session.add(CompanyCategory(company_id=company.id, category="hvac"))
+
+
+def _dense_arguments(rng: random.Random, limit: int) -> dict[str, Any]:
+    requirements = {s: rng.randint(1, 3) for s in rng.sample(DENSE_SKILLS, rng.randint(1, 3))}
+    return {
+        "requirements": requirements,
+        "category": rng.choice(["hvac", None]),
+        "exclude": uuid.UUID(int=1),
+        "limit": limit,
+    }
+
+
+@pytest.mark.parametrize("limit", [1, 3, 5])
+async def test_the_tier_search_finds_what_the_aggregate_finds(
+    database: Database, limit: int
+) -> None:
+    """Dense data, few skills: thousands of ties, as with 100,000 companies."""
+    rng = random.Random(limit)
+    await _dense(database, rng)
     searched = 0
     for _ in range(20):
-        requirements = {s: rng.randint(1, 3) for s in rng.sample(skills, rng.randint(1, 3))}
-        arguments = {
-            "requirements": requirements,
-            "category": rng.choice(["hvac", None]),
-            "exclude": uuid.UUID(int=1),
-            "limit": limit,
-        }
+        arguments = _dense_arguments(rng, limit)
         async with database.read() as session:
             found = await repository._by_tiers(session, **arguments)  # type: ignore[arg-type]
             aggregated = await repository._by_skills(session, **arguments)  # type: ignore[arg-type]
@@ -194,3 +206,30 @@ async def test_the_search_reaches_companies_missing_a_skill(
         (1, 3.8, ["plumbing"]),
         (2, 2.3, ["electrical", "plumbing"]),
     ]
+
+
+@pytest.mark.parametrize(("threshold", "searching"), [(50, True), (2_000, False)])
+async def test_matching_searches_only_when_many_rows_hold_the_skills(
+    database: Database, monkeypatch: pytest.MonkeyPatch, threshold: int, searching: bool
+) -> None:
+    """The search's first query counts the rows holding the required skills: with few of
+    them (here about 300 a skill) the aggregate answers instead. Both find the same."""
+    await _dense(database, random.Random(3))
+    monkeypatch.setattr(repository, "TIER_SEARCH_ABOVE", threshold)
+    aggregate = repository._by_skills
+    aggregated = 0
+
+    async def counted(*args: Any, **kwargs: Any) -> list[repository.Match]:
+        nonlocal aggregated
+        aggregated += 1
+        return await aggregate(*args, **kwargs)
+
+    monkeypatch.setattr(repository, "_by_skills", counted)
+    rng = random.Random(9)
+    for _ in range(10):
+        arguments = _dense_arguments(rng, 3)
+        async with database.read() as session:
+            found = await repository.best_matches(session, **arguments)
+            assert found == await aggregate(session, **arguments), arguments
+    # Searching, the aggregate still answers where the search gives up (MAX_TIER_QUERIES).
+    assert (aggregated < 10) if searching else (aggregated == 10)

@@ -4,7 +4,8 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from fastapi import FastAPI
+from sqlalchemy import event, func, select
 
 from conveyor import tasks
 from conveyor.database import Database
@@ -297,3 +298,42 @@ async def test_a_primary_skill_must_be_one_of_the_companys_skills(
     )
     assert refused.status_code == 400
     assert refused.json()["detail"] == "primary_skill: plumbing is not one of the company's skills"
+
+
+async def test_a_job_is_created_in_six_statements(
+    app: FastAPI, client: httpx.AsyncClient, requester: tuple[str, str]
+) -> None:
+    """Each statement is a round trip and CPU on both sides: the requester and technician
+    (one query), matching (here its first search query finds few holders, and one aggregate
+    answers), then one INSERT each for the job, its routings and their sync tasks (on
+    PostgreSQL the workers' wake-up rides in the last)."""
+    await create_company(client, name="Pipe Pros", skills={"plumbing": "expert"})
+    await create_company(client, name="Drip Fix", skills={"plumbing": "basic"})
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statement = " ".join(args[2].split())
+        if not statement.upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA")):
+            statements.append(statement[:40])
+
+    database = app.state.database
+    engine = database.writer.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        created = await client.post("/api/v1/jobs/", json=job_body(*requester))
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert created.status_code == 201, created.text
+    routings = (await client.get(f"/api/v1/jobs/{created.json()['id']}/routings")).json()
+    assert len(routings) == 2
+    if database.dialect == "sqlite":
+        # SQLite does not promise RETURNING's order, so SQLAlchemy inserts the tasks (whose
+        # ids it returns in order) one by one.
+        assert statements[-1] == statements[-2]
+        statements.pop()
+    assert len(statements) == 6, statements
+    assert [s.split()[:3] for s in statements[-3:]] == [
+        ["INSERT", "INTO", "job"],
+        ["INSERT", "INTO", "job_routing"],
+        ["INSERT", "INTO", "task"],
+    ]

@@ -235,20 +235,28 @@ async def list_technicians(session: AsyncSession, company_id: uuid.UUID) -> list
 async def create_job(session: AsyncSession, settings: Settings, body: JobCreate) -> Job:
     """The job, its routings to the best-matching companies and one sync task per routing,
     all in the caller's transaction."""
-    company = await repository.get_company(session, body.created_by_company_id)
-    if company is None:
-        raise NotFoundError(f"Company {body.created_by_company_id} not found")
-    technician = await repository.get_technician(session, body.created_by_technician_id)
-    if technician is None:
-        raise NotFoundError(f"Technician {body.created_by_technician_id} not found")
-    if technician.company_id != company.id:
+    company_id, technician_id = body.created_by_company_id, body.created_by_technician_id
+    company_found, employer = await repository.requester(session, company_id, technician_id)
+    if not company_found:
+        raise NotFoundError(f"Company {company_id} not found")
+    if employer is None:
+        raise NotFoundError(f"Technician {technician_id} not found")
+    if employer != company_id:
         raise ValidationError(
-            f"Technician {technician.id} does not belong to company {company.id}",
+            f"Technician {technician_id} does not belong to company {company_id}",
             details={"field": "created_by_technician_id"},
         )
     requirements = {normalize(skill): rank for skill, rank in body.requirements().items()}
     category = normalize(body.category) if body.category else None
+    matches = await repository.best_matches(
+        session,
+        requirements=requirements,
+        category=category,
+        exclude=company_id,
+        limit=settings.routing_max_routings,
+    )
     job = Job(
+        id=uuid.uuid4(),
         summary=body.summary,
         street=body.address.street,
         city=body.address.city,
@@ -257,52 +265,49 @@ async def create_job(session: AsyncSession, settings: Settings, body: JobCreate)
         homeowner_name=body.homeowner.name,
         homeowner_phone=body.homeowner.phone,
         homeowner_email=str(body.homeowner.email) if body.homeowner.email else None,
-        created_by_company_id=company.id,
-        created_by_technician_id=technician.id,
+        created_by_company_id=company_id,
+        created_by_technician_id=technician_id,
         required_skills=list(requirements),
         skill_levels={skill: RANK_LEVEL[rank].value for skill, rank in requirements.items()},
         category=category,
         status=JobStatus.PENDING.value,
     )
     await repository.add(session, job)
-    matches = await repository.best_matches(
-        session,
-        requirements=requirements,
-        category=category,
-        exclude=company.id,
-        limit=settings.routing_max_routings,
-    )
-    routings = [
-        JobRouting(
-            job_id=job.id,
-            company_id_received=match.company_id,
-            sync_status=SyncStatus.PENDING.value,
-            matching_score=match.score,
-            matched_skills=match.matched_skills,
-        )
-        for match in matches
-    ]
-    await repository.add(session, *routings)
     events = [
         SyncEvent(
-            routing_id=routing.id,
+            routing_id=uuid.uuid4(),
             job_id=job.id,
             company_id=match.company_id,
             matching_score=match.score,
             matched_skills=match.matched_skills,
             provider_type=ProviderType(match.provider_type),
         )
-        for routing, match in zip(routings, matches, strict=True)
+        for match in matches
     ]
+    await repository.add_routings(
+        session,
+        [
+            {
+                "id": event.routing_id,
+                "job_id": job.id,
+                "company_id_received": event.company_id,
+                "sync_status": SyncStatus.PENDING.value,
+                "retry_count": 0,
+                "matching_score": event.matching_score,
+                "matched_skills": event.matched_skills,
+            }
+            for event in events
+        ],
+    )
     if events:
         await tasks.enqueue_many(session, "routing.sync", events)
     metrics.job_creation_total.inc()
-    metrics.job_routing_total.inc(len(routings))
+    metrics.job_routing_total.inc(len(events))
     log.info(
         "Job created successfully",
         job_id=str(job.id),
         matching_score=matches[0].score if matches else None,
-        routings=len(routings),
+        routings=len(events),
     )
     return job
 
@@ -363,63 +368,51 @@ def provider_for(company: Company, settings: Settings) -> PointOfSale:
     )
 
 
-async def claim_for_sync(database: Database, routing_id: uuid.UUID) -> JobRouting | None:
-    """Mark the routing as being synced now; None when there is nothing left to do."""
+async def claim_for_sync(
+    database: Database, routing_id: uuid.UUID, attempt: int
+) -> tuple[Booking, Company] | None:
+    """Mark the routing as being synced now, and load what its provider is sent and the
+    receiving company; None when there is nothing left to do. One short transaction: the
+    provider is called after it."""
     async with database.transaction() as session:
-        routing = await repository.get_routing(session, routing_id)
-        if routing is None or routing.sync_status in (SyncStatus.SYNCED, SyncStatus.COMPLETED):
-            return None
-        now = utcnow()
-        routing.sync_status = SyncStatus.PROCESSING.value
-        routing.claimed_at = now
-        routing.last_sync_attempt = now
-        routing.updated_at = now
-        return routing
-
-
-async def booking_for(database: Database, routing: JobRouting, attempt: int) -> Booking:
-    async with database.read() as session:
-        job = await get_job(session, routing.job_id)
-    return Booking(
-        routing_id=str(routing.id),
-        summary=job.summary,
-        street=job.street,
-        city=job.city,
-        state=job.state,
-        zip_code=job.zip_code,
-        homeowner_name=job.homeowner_name,
-        homeowner_phone=job.homeowner_phone,
-        homeowner_email=job.homeowner_email,
+        target = await repository.claim_for_sync(session, routing_id, now=utcnow())
+    if target is None:
+        return None
+    booking = Booking(
+        routing_id=str(routing_id),
+        summary=target.summary,
+        street=target.street,
+        city=target.city,
+        state=target.state,
+        zip_code=target.zip_code,
+        homeowner_name=target.homeowner_name,
+        homeowner_phone=target.homeowner_phone,
+        homeowner_email=target.homeowner_email,
         attempt=attempt,
     )
+    company = Company(
+        id=target.company_id,
+        provider_type=target.provider_type,
+        st_tenant_id=target.st_tenant_id,
+        st_client_id=target.st_client_id,
+        st_client_secret_sealed=target.st_client_secret_sealed,
+        st_app_key_sealed=target.st_app_key_sealed,
+    )
+    return booking, company
 
 
 async def record_synced(session: AsyncSession, routing_id: uuid.UUID, external_id: str) -> None:
-    routing = await repository.get_routing(session, routing_id)
-    if routing is None:
-        return
-    now = utcnow()
-    routing.sync_status = SyncStatus.SYNCED.value
-    routing.external_id = external_id
-    routing.last_synced_at = now
-    routing.error_message = None
-    routing.updated_at = now
-    await session.flush()
-    metrics.sync_success_total.inc()
+    if await repository.mark_synced(session, routing_id, external_id=external_id, now=utcnow()):
+        metrics.sync_success_total.inc()
 
 
 async def record_failure(
     session: AsyncSession, routing_id: uuid.UUID, error: str, *, final: bool
 ) -> None:
-    routing = await repository.get_routing(session, routing_id)
-    if routing is None:
-        return
-    routing.retry_count += 1
-    routing.error_message = error[:2000]
-    routing.sync_status = (SyncStatus.FAILED if final else SyncStatus.PENDING).value
-    routing.updated_at = utcnow()
-    await session.flush()
-    metrics.sync_failure_total.inc()
+    if await repository.mark_failed_attempt(
+        session, routing_id, error=error[:2000], final=final, now=utcnow()
+    ):
+        metrics.sync_failure_total.inc()
 
 
 async def sync_routing(
@@ -436,14 +429,13 @@ async def sync_routing(
     The success is written through `commit` (a task passes `ctx.complete`, so it commits with
     the task's own completion). Returns the error, or None when synced or nothing was left.
     """
-    routing = await claim_for_sync(database, routing_id)
-    if routing is None:
+    claimed = await claim_for_sync(database, routing_id, attempt)
+    if claimed is None:
         return None
-    async with database.read() as session:
-        company = await get_company(session, routing.company_id_received)
+    booking, company = claimed
     try:
         provider = provider_for(company, settings)
-        external_id = await provider.book(await booking_for(database, routing, attempt))
+        external_id = await provider.book(booking)
     except ProviderError as exc:
         async with database.transaction() as session:
             await record_failure(session, routing_id, str(exc), final=final)

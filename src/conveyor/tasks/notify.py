@@ -32,16 +32,23 @@ def unsubscribe(callback: Subscriber) -> None:
         _subscribers.remove(callback)
 
 
-async def announce(session: AsyncSession, queue: str) -> None:
-    """Record that this transaction enqueued work on `queue` (once per queue per transaction)."""
+def record(session: AsyncSession, queue: str) -> bool:
+    """Record that this transaction enqueued work on `queue`; True when the caller must now
+    send the PostgreSQL notification (the first time per queue per transaction)."""
     session.info.setdefault(_PENDING, set()).add(queue)
     notified: set[str] = session.info.setdefault(_NOTIFIED, set())
     if queue in notified or session.get_bind().dialect.name != "postgresql":
-        return
+        return False
     notified.add(queue)
-    await session.execute(
-        text("SELECT pg_notify(:channel, :queue)"), {"channel": CHANNEL, "queue": queue}
-    )
+    return True
+
+
+async def announce(session: AsyncSession, queue: str) -> None:
+    """Record that this transaction enqueued work on `queue` (once per queue per transaction)."""
+    if record(session, queue):
+        await session.execute(
+            text("SELECT pg_notify(:channel, :queue)"), {"channel": CHANNEL, "queue": queue}
+        )
 
 
 @event.listens_for(Session, "after_commit")

@@ -77,10 +77,12 @@ async def enqueue(
     now = utcnow()
     row = _row(definition, payload, now=now, run_at=run_at, delay=delay, key=key, priority=priority)
     if key is None:
-        (task_id,) = await repository.insert(session, [row])
-        created = True
-    else:
-        task_id, created = await repository.insert_unique(session, row)
+        wake = notify.record(session, definition.queue)
+        (task_id,) = await repository.insert(
+            session, [row], notify=definition.queue if wake else None
+        )
+        return Enqueued(task_id, True)
+    task_id, created = await repository.insert_unique(session, row)
     if created:
         await notify.announce(session, definition.queue)
     return Enqueued(task_id, created)
@@ -102,10 +104,10 @@ async def enqueue_many(
         _row(definition, payload, now=now, run_at=run_at, delay=None, key=None, priority=priority)
         for payload in payloads
     ]
-    ids = await repository.insert(session, rows)
-    if ids:
-        await notify.announce(session, definition.queue)
-    return ids
+    if not rows:
+        return []
+    wake = notify.record(session, definition.queue)
+    return await repository.insert(session, rows, notify=definition.queue if wake else None)
 
 
 async def get(session: AsyncSession, task_id: int) -> Task:
