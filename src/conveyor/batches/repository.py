@@ -358,30 +358,22 @@ async def finish_steps(
     moved: set[uuid.UUID] = set()
     for chunk in _chunks(list(started)):
         per_job = [(RegistrationJobStep.job_id == job_id, started[job_id]) for job_id in chunk]
-        values: dict[str, Any] = {
-            "started_at": case(
-                *[
-                    (match, literal(at, RegistrationJobStep.started_at.type))
-                    for match, at in per_job
-                ]
-            ),
-            "finished_at": now if finished else None,
-            "duration_ms": (
-                case(*[(match, elapsed_ms(at, now)) for match, at in per_job]) if finished else None
-            ),
-        }
-        result = await _core(
-            session,
-            update(RegistrationJobStep)
-            .where(
-                RegistrationJobStep.job_id.in_(chunk),
-                RegistrationJobStep.step_number == step_number,
-                RegistrationJobStep.status == StepStatus.IN_PROGRESS.value,
-            )
-            .values(status=to.value, task_id=None, **values)
-            .returning(RegistrationJobStep.job_id),
+        started_at = case(
+            *[(match, literal(at, RegistrationJobStep.started_at.type)) for match, at in per_job]
         )
-        moved.update(row.job_id for row in result)
+        duration = case(*[(match, elapsed_ms(at, now)) for match, at in per_job])
+        rows = await move_steps(
+            session,
+            chunk,
+            step_number,
+            to=to,
+            when={StepStatus.IN_PROGRESS},
+            started_at=started_at,
+            finished_at=now if finished else None,
+            duration_ms=duration if finished else None,
+            task_id=None,
+        )
+        moved.update(job_id for _, job_id in rows)
     return moved
 
 
