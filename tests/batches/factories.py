@@ -4,6 +4,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
+from sqlalchemy import func, select
+
+from conveyor.batches.models import RegistrationBatchCount, RegistrationJob
+from conveyor.database import Database
 
 
 async def create_restaurant(
@@ -66,3 +70,34 @@ def batch_is(
         return (await progress(client, batch_id))["status"] in statuses
 
     return check
+
+
+async def assert_counts_match_jobs(database: Database) -> None:
+    """On SQLite, the per-batch counts the triggers keep (what the progress poll reads) equal
+    the jobs themselves, and so does the latest update. PostgreSQL aggregates the jobs."""
+    if not database.is_sqlite:
+        return
+    counted, job = RegistrationBatchCount, RegistrationJob
+    async with database.read() as session:
+        kept = {
+            (batch_id, status, step): jobs
+            for batch_id, status, step, jobs in await session.execute(
+                select(counted.batch_id, counted.status, counted.current_step, counted.jobs).where(
+                    counted.jobs > 0
+                )
+            )
+        }
+        actual = {
+            (batch_id, status, step): jobs
+            for batch_id, status, step, jobs in await session.execute(
+                select(job.batch_id, job.status, job.current_step, func.count()).group_by(
+                    job.batch_id, job.status, job.current_step
+                )
+            )
+        }
+        kept_latest = await session.scalar(
+            select(func.max(counted.last_updated)).where(counted.jobs > 0)
+        )
+        latest = await session.scalar(select(func.max(job.updated_at)))
+    assert kept == actual
+    assert kept_latest == latest

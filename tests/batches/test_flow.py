@@ -14,7 +14,14 @@ from conveyor.config import Settings
 from conveyor.database import Database
 from conveyor.kit.clock import utcnow
 from conveyor.tasks import Task, Worker
-from tests.batches.factories import batch_is, create_batch, create_restaurant, jobs_at, progress
+from tests.batches.factories import (
+    assert_counts_match_jobs,
+    batch_is,
+    create_batch,
+    create_restaurant,
+    jobs_at,
+    progress,
+)
 from tests.tasks.conftest import FAST, running, wait_for
 
 SUB_STEPS = [
@@ -171,6 +178,7 @@ async def test_the_documents_batch_runs_end_to_end(
         0,
     )
     assert row["current_step"] == 6
+    await assert_counts_match_jobs(database)
 
 
 async def _hurry(database: Database, worker: Worker) -> None:
@@ -296,6 +304,7 @@ async def test_a_failed_sub_step_fails_the_job_and_a_retry_resumes_from_it(
     assert data["batch_id"] == batch_id
     assert data["summary"] == {"total": 1, "successful": 1, "failed": 0}
     assert data["timestamp"].endswith("Z")
+    await assert_counts_match_jobs(database)
 
 
 async def test_a_search_that_finds_nothing_waits_for_a_term_or_a_manual_entry(
@@ -363,6 +372,7 @@ async def test_a_search_that_finds_nothing_waits_for_a_term_or_a_manual_entry(
     )
     assert again.status_code == 400
     assert again.json()["error"]["code"] == "STEP_NOT_ACTION_REQUIRED"
+    await assert_counts_match_jobs(database)
 
 
 @dataclass
@@ -429,6 +439,7 @@ async def test_cancel_in_the_middle_stops_queued_and_running_steps(
     assert again.json()["error"]["code"] == "INVALID_STATUS"
     # The restaurants are free for another batch.
     await create_batch(client, [r["id"] for r in restaurants])
+    await assert_counts_match_jobs(database)
 
 
 async def _task_finished(database: Database) -> bool:

@@ -34,7 +34,7 @@ class RegistrationJob(TimestampMixin, Base):
 
     __tablename__ = "registration_job"
     __table_args__ = (
-        # The progress endpoint reads only this index.
+        # The progress endpoint reads only this index on PostgreSQL (SQLite reads the counts).
         Index("ix_registration_job_progress", "batch_id", "status", "current_step", "updated_at"),
         # A restaurant is in at most one pending or in-progress batch, even under races.
         Index(
@@ -113,3 +113,22 @@ class Lead(TimestampMixin, Base):
     lead_scrape_job_id: Mapped[uuid.UUID | None]
     restaurant_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("restaurant.id"))
     converted_at: Mapped[datetime | None]
+
+
+class RegistrationBatchCount(Base):
+    """How many jobs of a batch are at each (status, step), and when one last changed there.
+
+    Kept on SQLite by triggers on `registration_job` (migration `batch_counts`), in the same
+    transaction as every change of a job, so that the progress poll reads a few rows instead
+    of aggregating every job of a large batch. PostgreSQL aggregates the jobs' index instead:
+    it does so in a couple of milliseconds, and row triggers there would make concurrent
+    workers queue on a batch's count rows (and could deadlock with a cancel).
+    """
+
+    __tablename__ = "registration_batch_count"
+
+    batch_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), primary_key=True)
+    current_step: Mapped[int] = mapped_column(primary_key=True)
+    jobs: Mapped[int]
+    last_updated: Mapped[datetime | None]

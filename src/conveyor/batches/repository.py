@@ -10,7 +10,13 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
 
-from conveyor.batches.models import Lead, RegistrationBatch, RegistrationJob, RegistrationJobStep
+from conveyor.batches.models import (
+    Lead,
+    RegistrationBatch,
+    RegistrationBatchCount,
+    RegistrationJob,
+    RegistrationJobStep,
+)
 from conveyor.batches.pipeline import (
     ACTIVE_JOB,
     OPEN_STEP,
@@ -131,19 +137,36 @@ async def list_batches(
 
 async def tallies(session: AsyncSession, batch_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Tally]:
     """Each batch's jobs grouped by status, from the progress index alone."""
-    rows = await session.execute(
-        select(
-            RegistrationJob.batch_id,
-            RegistrationJob.status,
-            func.count(),
-            func.sum(RegistrationJob.current_step),
-            func.min(RegistrationJob.current_step),
-            func.max(RegistrationJob.current_step),
-            func.max(RegistrationJob.updated_at),
+    if session.get_bind().dialect.name == "sqlite":
+        counted = RegistrationBatchCount
+        query = (
+            select(
+                counted.batch_id,
+                counted.status,
+                func.sum(counted.jobs),
+                func.sum(counted.jobs * counted.current_step),
+                func.min(counted.current_step),
+                func.max(counted.current_step),
+                func.max(counted.last_updated),
+            )
+            .where(counted.batch_id.in_(batch_ids), counted.jobs > 0)
+            .group_by(counted.batch_id, counted.status)
         )
-        .where(RegistrationJob.batch_id.in_(batch_ids))
-        .group_by(RegistrationJob.batch_id, RegistrationJob.status)
-    )
+    else:
+        query = (
+            select(
+                RegistrationJob.batch_id,
+                RegistrationJob.status,
+                func.count(),
+                func.sum(RegistrationJob.current_step),
+                func.min(RegistrationJob.current_step),
+                func.max(RegistrationJob.current_step),
+                func.max(RegistrationJob.updated_at),
+            )
+            .where(RegistrationJob.batch_id.in_(batch_ids))
+            .group_by(RegistrationJob.batch_id, RegistrationJob.status)
+        )
+    rows = await session.execute(query)
     found: dict[uuid.UUID, Tally] = {batch_id: Tally({}) for batch_id in batch_ids}
     for batch_id, status, count, step_sum, min_step, max_step, last_updated in rows:
         found[batch_id].groups[JobStatus(status)] = JobGroup(
