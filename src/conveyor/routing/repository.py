@@ -129,10 +129,6 @@ async def replace_categories(
     await session.flush()
 
 
-async def get_technician(session: AsyncSession, technician_id: uuid.UUID) -> Technician | None:
-    return await session.get(Technician, technician_id)
-
-
 async def requester(
     session: AsyncSession, company_id: uuid.UUID, technician_id: uuid.UUID
 ) -> tuple[bool, uuid.UUID | None]:
